@@ -1,0 +1,65 @@
+"""Lineage export: the repository-wide graph as JSON node-link data, DOT and Mermaid."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+
+from ..middle.check import CheckedRepository
+from . import Document
+
+
+def node_link(g: nx.DiGraph) -> dict:
+    """Deterministic node-link data: nodes and edges sorted by id."""
+    nodes = [{"id": n, **{k: g.nodes[n][k] for k in sorted(g.nodes[n])}} for n in sorted(g.nodes)]
+    edges = [{"source": a, "target": b, **{k: d[k] for k in sorted(d)}}
+             for a, b, d in sorted(g.edges(data=True), key=lambda e: (e[0], e[1]))]
+    return {"directed": True, "nodes": nodes, "edges": edges}
+
+
+def to_json(g: nx.DiGraph) -> str:
+    return json.dumps(node_link(g), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def to_dot(g: nx.DiGraph) -> str:
+    shapes = {"source": "cylinder", "artifact": "note", "step": "box", "evaluation": "box",
+              "gate": "diamond", "serving": "component", "release": "tab", "code": "folder",
+              "image": "box3d"}
+    lines = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=\"Helvetica\"];"]
+    by_project: dict[str, list[str]] = {}
+    for n in sorted(g.nodes):
+        by_project.setdefault(g.nodes[n]["project"], []).append(n)
+    for i, (project, nodes) in enumerate(sorted(by_project.items())):
+        lines.append(f"  subgraph cluster_{i} {{")
+        lines.append(f"    label={json.dumps(project)};")
+        for n in nodes:
+            d = g.nodes[n]
+            lines.append(f"    {json.dumps(n)} [label={json.dumps(d.get('label', n))}, "
+                         f"shape={shapes.get(d['kind'], 'ellipse')}];")
+        lines.append("  }")
+    for a, b, d in sorted(g.edges(data=True), key=lambda e: (e[0], e[1])):
+        lines.append(f"  {json.dumps(a)} -> {json.dumps(b)} [label={json.dumps(d['kind'])}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(g: nx.DiGraph) -> str:
+    ids = {n: f"n{i}" for i, n in enumerate(sorted(g.nodes))}
+    lines = ["flowchart LR"]
+    by_project: dict[str, list[str]] = {}
+    for n in sorted(g.nodes):
+        by_project.setdefault(g.nodes[n]["project"], []).append(n)
+    for i, (project, nodes) in enumerate(sorted(by_project.items())):
+        lines.append(f"  subgraph p{i}[\"{project}\"]")
+        for n in nodes:
+            label = str(g.nodes[n].get("label", n)).replace('"', "#quot;")
+            lines.append(f"    {ids[n]}[\"{g.nodes[n]['kind']}: {label}\"]")
+        lines.append("  end")
+    for a, b, d in sorted(g.edges(data=True), key=lambda e: (e[0], e[1])):
+        lines.append(f"  {ids[a]} -->|{d['kind']}| {ids[b]}")
+    return "\n".join(lines) + "\n"
+
+
+def emit(checked: CheckedRepository) -> list[Document]:
+    return [Document("lineage/graph.json", to_json(checked.lineage.graph), "text")]

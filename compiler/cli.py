@@ -1,0 +1,52 @@
+"""`mlopsc`: the command line. Each command lives in compiler/commands/<name>.py."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from pathlib import Path
+
+from .frontend.loader import UsageError
+
+# Each module defines add_parser(subparsers) and run(args) -> exit code.
+COMMANDS = ["compile", "validate", "schema", "graph", "explain"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlopsc", description="The MLOps GitOps compiler: specs/ → generated/ (Kubeflow Pipelines, "
+                                   "KServe, Argo CD) through one lineage graph.")
+    parser.add_argument("-C", "--root", type=Path, default=Path("."),
+                        help="repository root (default: the current directory)")
+    parser.add_argument("--specs", default="specs", help="specs directory, relative to the root")
+    parser.add_argument("--out", default="generated", help="output directory, relative to the root")
+    parser.add_argument("--config", default="mlopsc.yaml", help="repository settings file")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f".commands.{name.replace('-', '_')}", __package__).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        print(f"mlopsc: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:  # a bug in mlopsc, never the user's input: say so plainly
+        traceback.print_exc()
+        print("mlopsc: internal error (a bug in mlopsc, not in your specs); please report it "
+              "with the traceback above", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

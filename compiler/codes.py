@@ -1,0 +1,120 @@
+"""The catalogue of every diagnostic code: its stable code, a short name and a doc line.
+
+Codes never change meaning once released; retired codes are never reused. `mlopsc explain CODE`
+prints the entry. Prefixes group them by stage and topic:
+
+  Y  reading files (YAML, encoding)          S  shape of the spec (schema)
+  N  names, teams and project layout         R  references and the lineage graph
+  P  pinning and registry policy             G  evaluation gates
+  K  Kubernetes and serving settings         E  evidence and promotion
+  W  warnings about lineage hygiene
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .diagnostics import Diagnostic, Position, Severity
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    summary: str
+    severity: Severity = Severity.ERROR
+
+    def at(self, position: Position, message: str, notes: tuple[str, ...] = ()) -> Diagnostic:
+        return Diagnostic(position, self.severity, self.code, message, notes)
+
+
+CATALOGUE: dict[str, Code] = {}
+
+
+def _code(code: str, name: str, summary: str, severity: Severity = Severity.ERROR) -> Code:
+    assert code not in CATALOGUE, code
+    entry = Code(code, name, summary, severity)
+    CATALOGUE[code] = entry
+    return entry
+
+
+W = Severity.WARNING
+
+# Reading files
+YAML_SYNTAX = _code("Y001", "yaml-syntax", "The file is not valid YAML.")
+NOT_UTF8 = _code("Y002", "not-utf8", "Spec files must be UTF-8 encoded.")
+MULTIPLE_DOCUMENTS = _code("Y003", "multiple-documents", "A spec file holds exactly one YAML document.")
+DUPLICATE_KEY = _code("Y004", "duplicate-key", "A mapping repeats a key; YAML would silently keep only the last one.")
+UNSAFE_YAML = _code("Y005", "unsafe-yaml", "Tags, anchors to non-data and other non-plain YAML are not allowed; only safe YAML is read.")
+
+# Shape of the spec
+UNKNOWN_FIELD = _code("S001", "unknown-field", "A field the spec language does not define (often a typo: see the hint).")
+MISSING_FIELD = _code("S002", "missing-field", "A required field is missing.")
+WRONG_TYPE = _code("S003", "wrong-type", "A value has the wrong type or is not one of the allowed values.")
+WRONG_KIND = _code("S004", "wrong-kind", "apiVersion/kind are not `mlopsc.dev/v1` MLProject (or Repository for mlopsc.yaml).")
+INVALID_CRON = _code("S005", "invalid-cron", "`schedule` must be a 5-field cron expression.")
+INVALID_URI = _code("S006", "invalid-uri", "A URI uses a scheme the field does not support.")
+
+# Names, teams, layout
+NOT_DNS1123 = _code("N001", "not-dns1123", "Names must be DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric.")
+DUPLICATE_NAME = _code("N002", "duplicate-name", "Two things share a name where names must be unique (a section, or a project within a team).")
+TEAM_FOLDER_MISMATCH = _code("N003", "team-folder-mismatch", "A spec under specs/<team>/ must declare metadata.team: <team>, so code owners of the folder own the project.")
+UNKNOWN_TEAM = _code("N004", "unknown-team", "metadata.team is not one of the teams in mlopsc.yaml.")
+UNKNOWN_ENVIRONMENT = _code("N005", "unknown-environment", "A serving environment (or promotesFrom) names an environment mlopsc.yaml does not define.")
+MISPLACED_SPEC = _code("N006", "misplaced-spec", "Project specs live at specs/<team>/<project>.yaml.")
+
+# References and graph
+UNRESOLVED_REFERENCE = _code("R001", "unresolved-reference", "A reference names a source, step, output, evaluation or project that does not exist.")
+TYPE_MISMATCH = _code("R002", "type-mismatch", "A reference points at an artifact of the wrong type (a dataset where a model is expected).")
+CYCLE = _code("R003", "cycle", "Steps depend on each other in a cycle, within a project or across projects.")
+MALFORMED_REFERENCE = _code("R004", "malformed-reference", "A reference is not of the form `sources.<s>`, `steps.<st>.outputs.<o>` or `<team>/<project>:<ref>`.")
+UNKNOWN_PLACEHOLDER = _code("R005", "unknown-placeholder", "An `${inputs|outputs|params.<name>}` placeholder in args names something the step does not declare.")
+
+# Pinning and policy
+UNPINNED_SOURCE = _code("P001", "unpinned-source", "A source version must be a snapshot id, `sha256:<64 hex>` or `git:<40 hex>`; moving labels like `latest` cannot be traced.")
+IMAGE_NOT_PINNED = _code("P002", "image-not-pinned", "With policy.requireDigests, images must be pinned as `repo@sha256:<64 hex>`.")
+REGISTRY_NOT_ALLOWED = _code("P003", "registry-not-allowed", "The image comes from a registry not listed in policy.allowedRegistries.")
+COMMIT_NOT_PINNED = _code("P004", "commit-not-pinned", "code.commit must be a full 40-hex commit id so lineage names the exact code.")
+DIGEST_MALFORMED = _code("P005", "digest-malformed", "A model digest must be `sha256:<64 hex>`.")
+
+# Gates
+MALFORMED_GATE = _code("G001", "malformed-gate", "A gate is `<metric> <op> <number>` with op one of >= > <= < == !=.")
+GATE_UNKNOWN_METRIC = _code("G002", "gate-unknown-metric", "A gate tests a metric its evaluation does not declare.")
+UNKNOWN_EVALUATION = _code("G003", "unknown-evaluation", "A serving target's gates name an evaluation the project does not define.")
+GATE_OTHER_MODEL = _code("G004", "gate-other-model", "A serving target is gated by an evaluation of a different model.")
+
+# Kubernetes and serving
+CREDENTIAL_LITERAL = _code("K001", "credential-literal", "An env value that looks like a credential is written literally; reference a Secret with {secret, key}.")
+INVALID_QUANTITY = _code("K002", "invalid-quantity", "A resource value is not a valid Kubernetes quantity.")
+REPLICAS_MIN_GT_MAX = _code("K003", "replicas-min-gt-max", "replicas.min is greater than replicas.max (KServe's webhook rejects it).")
+CANARY_PERCENT = _code("K004", "canary-percent", "canary.percent must be between 0 and 100.")
+UNGATED_PROMOTION = _code("K005", "ungated-release", "A serving target without gates may not be released to an environment with promotesFrom.")
+STORAGE_SCHEME = _code("K006", "storage-scheme", "A release uri uses a storage scheme KServe's storage initializer does not support.")
+CANARY_MODE = _code("K007", "canary-mode", "Standard-mode canaries need kserve.deploymentMode Standard; Knative uses canaryTrafficPercent.")
+SCALE_TARGET = _code("K008", "scale-target", "An autoscaling cpu target must be between 1 and 100 percent.")
+RUNTIME_CHOICE = _code("K009", "runtime-choice", "runtime must set exactly one of `kserve` or `container`.")
+CANARY_WITHOUT_RELEASE = _code("K010", "canary-without-release", "A canary needs a primary release in the same environment.")
+TENANCY = _code("K011", "tenancy", "A project may only produce objects in its own team's namespaces.")
+INVALID_DURATION = _code("K012", "invalid-duration", "A timeout is a duration such as `90s`, `30m`, `4h` or `1h30m`.")
+GPU_TYPE_WITHOUT_GPU = _code("K013", "gpu-type-without-gpu", "resources.gpuType is set but resources.gpu is not.")
+
+# Evidence and promotion
+EVIDENCE_MISSING = _code("E001", "evidence-missing", "A release's evidence file does not exist or is not readable JSON of the evidence shape.")
+EVIDENCE_OTHER_TARGET = _code("E002", "evidence-other-target", "The evidence file names another project or serving target.")
+EVIDENCE_MODEL_MISMATCH = _code("E003", "evidence-model-mismatch", "The evidence's model uri or digest differs from the release's.")
+EVIDENCE_METRIC_MISSING = _code("E004", "evidence-metric-missing", "A gated metric is absent from the evidence.")
+GATE_FAILED = _code("E005", "gate-failed", "The evidence does not pass a gate: the model may not be released.")
+NOT_PROMOTED = _code("E006", "not-promoted", "An environment with promotesFrom pins a digest its source environment never pinned.")
+HISTORY_TAMPERED = _code("E007", "history-tampered", "The promotion history in generated/ lost entries it had recorded; it only grows.")
+
+# Warnings
+UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)
+UNUSED_OUTPUT = _code("W002", "unused-output", "A step output nothing reads, evaluates or serves.", W)
+LINEAGE_DRIFT = _code("W003", "lineage-drift", "The evidence was produced from other code commits or source versions than the spec declares now.", W)
+
+
+def explain(code: str) -> str | None:
+    entry = CATALOGUE.get(code.upper())
+    if entry is None:
+        return None
+    return f"{entry.code} ({entry.name}, {entry.severity.value})\n\n{entry.summary}\n"

@@ -1,0 +1,18 @@
+"""`mlopsc validate`: every diagnostic of every file, nothing written."""
+
+from __future__ import annotations
+
+from ..build import load_and_check
+from .common import add_format, exit_code, layout, print_diagnostics
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("validate", help="check every spec and print all diagnostics")
+    add_format(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    checked = load_and_check(layout(args))
+    print_diagnostics(args, checked.diagnostics)
+    return exit_code(checked.diagnostics)

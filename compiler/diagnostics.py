@@ -1,0 +1,145 @@
+"""Diagnostics: what every stage reports about the user's input.
+
+A diagnostic always carries a file, a 1-based line and column and a stable rule code, so that
+editors, CI annotations and people can all find the exact spot. Rendering lives here too, so the
+text and JSON forms can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in a file: repository-relative POSIX path, 1-based line and column."""
+
+    path: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    position: Position
+    severity: Severity
+    code: str
+    message: str
+    # Extra lines shown under the message with --verbose (e.g. which earlier pin allowed a promotion).
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple:
+        p = self.position
+        return (p.path, p.line, p.column, self.code, self.message)
+
+    def headline(self) -> str:
+        return f"{self.position}: {self.severity.value}[{self.code}]: {self.message}"
+
+    def to_json(self) -> dict:
+        data = {
+            "path": self.position.path,
+            "line": self.position.line,
+            "column": self.position.column,
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
+
+
+class Diagnostics:
+    """An append-only collection that the stages share; sorted and de-duplicated on read."""
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self._items.append(diagnostic)
+
+    def extend(self, diagnostics) -> None:
+        self._items.extend(diagnostics)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(set(self._items), key=Diagnostic.sort_key)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self.sorted())
+
+
+def render_text(diagnostics: list[Diagnostic], root: Path, *, color: bool, show_source: bool,
+                verbose: bool = False) -> str:
+    """`path:line:col: error[CODE]: message`, with the offending line and a caret on a terminal."""
+    out: list[str] = []
+    line_cache: dict[str, list[str]] = {}
+    for d in diagnostics:
+        head = d.headline()
+        if color:
+            tint = "\x1b[1;31m" if d.is_error else "\x1b[1;33m"
+            label = f"{d.severity.value}[{d.code}]"
+            head = head.replace(label, f"{tint}{label}\x1b[0m", 1)
+        out.append(head)
+        if show_source:
+            src = _source_line(root, d.position, line_cache)
+            if src is not None:
+                gutter = f"{d.position.line:>4} | "
+                out.append(gutter + src)
+                pad = " " * (len(gutter) + max(d.position.column - 1, 0))
+                out.append(pad + ("\x1b[1;31m^\x1b[0m" if color else "^"))
+        if verbose:
+            out.extend(f"  = note: {n}" for n in d.notes)
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if diagnostics:
+        out.append(f"{errors} error(s), {warnings} warning(s)")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def render_json(diagnostics: list[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diagnostics], indent=2, sort_keys=True) + "\n"
+
+
+def render_github(diagnostics: list[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, so diagnostics show up inline on the pull request."""
+    lines = []
+    for d in diagnostics:
+        kind = "error" if d.is_error else "warning"
+        msg = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        p = d.position
+        lines.append(f"::{kind} file={p.path},line={p.line},col={p.column},title={d.code}::{msg}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _source_line(root: Path, pos: Position, cache: dict[str, list[str]]) -> str | None:
+    if pos.path not in cache:
+        try:
+            cache[pos.path] = (root / pos.path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            cache[pos.path] = []
+    lines = cache[pos.path]
+    if 1 <= pos.line <= len(lines):
+        return lines[pos.line - 1].expandtabs(1)
+    return None

@@ -1,0 +1,248 @@
+"""Front end: find the spec files, read them with positions and validate them into models.
+
+Everything after this stage works on `LoadedRepository`; nothing after it reads spec files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .. import codes
+from ..diagnostics import Diagnostic, Position
+from .models import API_VERSION, MLProject, Repository
+from .yaml_source import SourceDocument, load_yaml
+
+
+@dataclass
+class LoadedProject:
+    doc: SourceDocument
+    model: MLProject
+
+    @property
+    def path(self) -> str:
+        return self.doc.path
+
+    @property
+    def key(self) -> str:
+        return self.model.key
+
+
+@dataclass
+class LoadedRepository:
+    root: Path
+    config: Repository
+    config_doc: SourceDocument | None
+    projects: list[LoadedProject] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Spec files that failed to load, and the project keys they probably define: references to
+    # those projects are not reported again (the file's own errors are the root cause).
+    broken_files: list[str] = field(default_factory=list)
+    broken_keys: set[str] = field(default_factory=set)
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2): e.g. a specs directory that does not exist."""
+
+
+def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
+    base = root / specs_dir
+    if not base.is_dir():
+        raise UsageError(f"specs directory {specs_dir!r} does not exist under {root}")
+    files = [p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    # Sorted by POSIX path, so the order never depends on what the file system lists first.
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
+                    only_files: set[str] | None = None) -> LoadedRepository:
+    diagnostics: list[Diagnostic] = []
+    config, config_doc = _load_config(root, config_file, diagnostics)
+    repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics)
+    for file in discover_spec_files(root, specs_dir):
+        rel = file.relative_to(root).as_posix()
+        if only_files is not None and rel not in only_files:
+            continue
+        project, doc = _load_project(rel, file.read_bytes(), diagnostics)
+        if project is None:
+            repo.broken_files.append(rel)
+            repo.broken_keys.update(_probable_keys(rel, doc))
+        else:
+            repo.projects.append(project)
+    return repo
+
+
+def load_project_bytes(rel_path: str, raw: bytes) -> tuple[LoadedProject | None, list[Diagnostic]]:
+    diagnostics: list[Diagnostic] = []
+    return _load_project(rel_path, raw, diagnostics)[0], diagnostics
+
+
+def _probable_keys(rel: str, doc: SourceDocument) -> set[str]:
+    parts = rel.split("/")
+    keys = {f"{parts[-2]}/{parts[-1].rsplit('.', 1)[0]}"} if len(parts) >= 2 else set()
+    meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+    if isinstance(meta, dict) and isinstance(meta.get("team"), str) and isinstance(meta.get("name"), str):
+        keys.add(f"{meta['team']}/{meta['name']}")
+    return keys
+
+
+def _load_config(root: Path, config_file: str, out: list[Diagnostic]):
+    path = root / config_file
+    if not path.exists():
+        return Repository(), None  # documented defaults
+    doc, diags = load_yaml(path.read_bytes(), config_file)
+    out.extend(diags)
+    if diags:
+        return Repository(), doc
+    model = validate_document(doc, Repository, "Repository", out)
+    return (model or Repository()), doc
+
+
+def _load_project(rel: str, raw: bytes, out: list[Diagnostic]) -> tuple[LoadedProject | None, SourceDocument]:
+    doc, diags = load_yaml(raw, rel)
+    out.extend(diags)
+    if any(d.is_error for d in diags):
+        return None, doc
+    model = validate_document(doc, MLProject, "MLProject", out)
+    return (LoadedProject(doc, model) if model is not None else None), doc
+
+
+def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str,
+                      out: list[Diagnostic]) -> Any:
+    data = doc.data
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}"
+        out.append(codes.WRONG_KIND.at(doc.position(()), f"expected a mapping with apiVersion: {API_VERSION} "
+                                                         f"and kind: {kind}, but the document is {what}"))
+        return None
+    for key, expected in (("apiVersion", API_VERSION), ("kind", kind)):
+        if data.get(key) != expected:
+            where = doc.position((key,)) if key in data else doc.position(())
+            found = f"found {data[key]!r}" if key in data else "it is missing"
+            out.append(codes.WRONG_KIND.at(where, f"{key} must be {expected!r}, {found}"))
+            return None
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        out.extend(_translate_errors(exc, doc, model_cls))
+        return None
+
+
+def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type[BaseModel]) -> list[Diagnostic]:
+    """Pydantic errors → positioned diagnostics. Union members fail separately; report each
+    place once."""
+    by_place: dict[tuple, list[dict]] = {}
+    for err in exc.errors(include_url=False):
+        data_path = _data_path(doc.data, err["loc"], err["type"] == "missing")
+        by_place.setdefault((err["type"] in ("extra_forbidden", "missing"), data_path), []).append(err)
+    result = []
+    for (_, data_path), errors in by_place.items():
+        first = errors[0]
+        field_name = ".".join(str(p) for p in data_path) or "document"
+        if first["type"] == "extra_forbidden":
+            allowed = sorted(_fields_at(model_cls, data_path[:-1]))
+            hint = did_you_mean(str(data_path[-1]), allowed)
+            message = f"unknown field `{data_path[-1]}` in {_describe(data_path[:-1])}{hint}"
+            result.append(codes.UNKNOWN_FIELD.at(doc.key_position(data_path), message))
+        elif first["type"] == "missing":
+            missing = data_path[-1]
+            message = f"missing required field `{missing}` in {_describe(data_path[:-1])}"
+            result.append(codes.MISSING_FIELD.at(doc.key_position(data_path[:-1]) if data_path[:-1]
+                                                 else doc.position(()), message))
+        else:
+            value = _value_at(doc.data, data_path)
+            reasons = sorted({_reason(e) for e in errors})
+            message = f"`{field_name}`: {' or '.join(reasons)}; got {_show(value)}"
+            if first["type"] == "literal_error" and isinstance(value, str):
+                options = [str(o) for o in (first.get("ctx") or {}).get("expected", "").replace("'", "").replace(" or ", ", ").split(", ") if o]
+                message += did_you_mean(value, options)
+            result.append(codes.WRONG_TYPE.at(doc.position(data_path), message))
+    return result
+
+
+def _reason(err: dict) -> str:
+    msg = err["msg"]
+    return msg[0].lower() + msg[1:] if msg else err["type"]
+
+
+def _data_path(data: Any, loc: tuple, missing: bool) -> tuple:
+    """Keep the loc elements that index into the data (drop union-member tags)."""
+    path: list = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif (missing or isinstance(node, dict)) and i == len(loc) - 1 and isinstance(part, str):
+            path.append(part)  # the missing or unknown key itself
+    return tuple(path)
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _fields_at(model_cls: Any, path: tuple) -> set[str]:
+    """The field names allowed at `path`, found by walking the model classes."""
+    ann: Any = model_cls
+    for part in path:
+        ann = _descend(ann, part)
+        if ann is None:
+            return set()
+    model = _as_model(ann)
+    return set(model.model_fields) if model else set()
+
+
+def _descend(ann: Any, part: Any) -> Any:
+    model = _as_model(ann)
+    if model is not None:
+        f = model.model_fields.get(part)
+        return f.annotation if f else None
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin is list and args:
+        return args[0]
+    return None
+
+
+def _as_model(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in typing.get_args(ann):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _describe(path: tuple) -> str:
+    if not path:
+        return "the document"
+    return "`" + ".".join(str(p) for p in path) + "`"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def did_you_mean(word: str, options) -> str:
+    """' (did you mean `x`?)' or ''; shared with the rules."""
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""

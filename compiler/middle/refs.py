@@ -1,0 +1,87 @@
+"""References between things in specs, and the node ids of the lineage graph.
+
+A reference is `sources.<s>` or `steps.<st>.outputs.<o>`, optionally prefixed with
+`<team>/<project>:` to reach into another project. Node ids always carry the project:
+`<team>/<project>:<ref>`, which keeps them stable and unique across the whole repository.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_REF_RE = re.compile(
+    rf"^(?:(?P<team>[^/:\s]+)/(?P<project>[^/:\s]+):)?"
+    rf"(?:sources\.(?P<source>[^.\s]+)|steps\.(?P<step>[^.\s]+)\.outputs\.(?P<output>[^.\s]+))$"
+)
+
+
+@dataclass(frozen=True)
+class Ref:
+    project: str | None  # "team/project" for a cross-project reference, else None
+    source: str | None = None
+    step: str | None = None
+    output: str | None = None
+
+    @property
+    def local(self) -> str:
+        return f"sources.{self.source}" if self.source else f"steps.{self.step}.outputs.{self.output}"
+
+    def in_project(self, home: str) -> str:
+        """The project key this reference points into."""
+        return self.project or home
+
+    def node_id(self, home: str) -> str:
+        return node_id(self.in_project(home), self.local)
+
+
+def parse_ref(text: object) -> Ref | None:
+    if not isinstance(text, str):
+        return None
+    m = _REF_RE.match(text.strip())
+    if not m:
+        return None
+    project = f"{m['team']}/{m['project']}" if m["team"] else None
+    return Ref(project, m["source"], m["step"], m["output"])
+
+
+def node_id(project: str, local: str) -> str:
+    return f"{project}:{local}"
+
+
+def split_node_id(nid: str) -> tuple[str, str]:
+    project, _, local = nid.partition(":")
+    return project, local
+
+
+def source_id(p: str, name: str) -> str:
+    return node_id(p, f"sources.{name}")
+
+
+def step_id(p: str, name: str) -> str:
+    return node_id(p, f"steps.{name}")
+
+
+def artifact_id(p: str, step: str, output: str) -> str:
+    return node_id(p, f"steps.{step}.outputs.{output}")
+
+
+def evaluation_id(p: str, name: str) -> str:
+    return node_id(p, f"evaluations.{name}")
+
+
+def serving_id(p: str, name: str) -> str:
+    return node_id(p, f"serving.{name}")
+
+
+def release_id(p: str, serving: str, env: str, canary: bool = False) -> str:
+    return node_id(p, f"serving.{serving}.environments.{env}" + (".canary" if canary else ""))
+
+
+def container_part_id(p: str, section: str, name: str, part: str) -> str:
+    """Code and image nodes of a step (`steps`) or evaluation (`evaluations`)."""
+    return node_id(p, f"{section}.{name}.{part}")
+
+
+def gate_id(p: str, evaluation: str, index: int) -> str:
+    return node_id(p, f"evaluations.{evaluation}.gates.{index}")

@@ -1,0 +1,140 @@
+"""What runs in a container: env, resources, timeouts, argument placeholders, the schedule."""
+
+from __future__ import annotations
+
+import re
+
+from ... import codes
+from ...frontend.loader import did_you_mean
+from ...frontend.models import SecretRef
+from ..quantity import QuantityError, parse_quantity
+from . import RuleContext, rule
+
+CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
+DURATION = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
+PLACEHOLDER = re.compile(r"\$\{(\w+)\.([^}]*)\}")
+CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+CRON_NAMES = [None, None, None,
+              "jan feb mar apr may jun jul aug sep oct nov dec".split(),
+              "sun mon tue wed thu fri sat".split()]
+
+
+def _containers(project):
+    """(path, container-like model) for steps, evaluations and container runtimes."""
+    spec = project.model.spec
+    for section in ("steps", "evaluations"):
+        for name, item in getattr(spec, section).items():
+            yield ("spec", section, name), item
+    for name, target in spec.serving.items():
+        if target.runtime.container is not None:
+            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
+
+
+def _resources(project):
+    spec = project.model.spec
+    for section in ("steps", "evaluations"):
+        for name, item in getattr(spec, section).items():
+            if item.resources is not None:
+                yield ("spec", section, name, "resources"), item.resources
+    for name, target in spec.serving.items():
+        for env, se in target.environments.items():
+            if se.resources is not None:
+                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
+
+
+@rule
+def credential_literals(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        for path, item in _containers(project):
+            for key, value in item.env.items():
+                if CREDENTIAL_NAME.search(key) and not isinstance(value, SecretRef):
+                    yield codes.CREDENTIAL_LITERAL.at(
+                        project.doc.position(path + ("env", key)),
+                        f"env `{key}` looks like a credential but has a literal value; reference a "
+                        f"Secret instead: `{key}: {{secret: <name>, key: <key>}}`")
+
+
+@rule
+def quantities(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        for path, res in _resources(project):
+            for field in ("cpu", "memory"):
+                value = getattr(res, field)
+                if value is None:
+                    continue
+                try:
+                    if parse_quantity(value) <= 0:
+                        raise QuantityError("must be greater than zero")
+                except QuantityError as exc:
+                    yield codes.INVALID_QUANTITY.at(project.doc.position(path + (field,)),
+                                                    f"{field} `{value}` is not a valid Kubernetes quantity ({exc})")
+            if res.gpuType and not res.gpu:
+                yield codes.GPU_TYPE_WITHOUT_GPU.at(project.doc.position(path + ("gpuType",)),
+                                                    "gpuType is set but gpu is not: set `gpu: <count>`")
+
+
+@rule
+def timeouts(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        for path, item in _containers(project):
+            timeout = getattr(item, "timeout", None)
+            if timeout is not None and not DURATION.match(timeout):
+                yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
+                                                f"timeout `{timeout}` is not a duration like `90s`, `30m`, `4h` or `1h30m`")
+
+
+@rule
+def placeholders(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        spec = project.model.spec
+        for section in ("steps", "evaluations"):
+            for name, item in getattr(spec, section).items():
+                declared = {
+                    "inputs": set(item.inputs) | ({"model"} if section == "evaluations" else set()),
+                    "outputs": set(getattr(item, "outputs", {})) | (set(item.metrics) if section == "evaluations" else set()),
+                    "params": set(item.params),
+                }
+                for i, arg in enumerate(item.args or []):
+                    for m in PLACEHOLDER.finditer(arg):
+                        kind, ref = m[1], m[2]
+                        if kind not in declared:
+                            problem = f"`${{{kind}.{ref}}}`: use `${{inputs.<n>}}`, `${{outputs.<n>}}` or `${{params.<n>}}`"
+                        elif ref not in declared[kind]:
+                            problem = (f"`${{{kind}.{ref}}}`: {section[:-1] if section != 'evaluations' else 'evaluation'}"
+                                       f" `{name}` declares no {kind[:-1]} `{ref}`{did_you_mean(ref, declared[kind])}")
+                        else:
+                            continue
+                        yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(("spec", section, name, "args", i)), problem)
+
+
+def cron_problem(expr: str) -> str | None:
+    fields = expr.split()
+    if len(fields) != 5:
+        return f"has {len(fields)} fields; a cron expression has 5 (minute hour day month weekday)"
+    for text, (lo, hi), names, label in zip(fields, CRON_RANGES, CRON_NAMES,
+                                            ("minute", "hour", "day of month", "month", "day of week")):
+        for part in text.split(","):
+            base, _, step = part.partition("/")
+            if step and not (step.isdigit() and int(step) > 0):
+                return f"{label} field `{text}` has an invalid step `/{step}`"
+            if base == "*":
+                continue
+            bounds = base.split("-")
+            if len(bounds) > 2:
+                return f"{label} field `{text}` is not a value, range or list"
+            for b in bounds:
+                value = names.index(b.lower()) + (1 if label == "month" else 0) if names and b.lower() in names else b
+                if not str(value).isdigit() or not lo <= int(value) <= hi:
+                    return f"{label} field `{text}`: `{b}` is outside {lo}-{hi}"
+    return None
+
+
+@rule
+def schedule(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        expr = project.model.spec.schedule
+        if expr is not None:
+            problem = cron_problem(expr)
+            if problem:
+                yield codes.INVALID_CRON.at(project.doc.position(("spec", "schedule")),
+                                            f"schedule `{expr}` {problem}")

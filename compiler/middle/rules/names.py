@@ -1,0 +1,109 @@
+"""Names, teams, environments and where spec files live."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from ... import codes
+from ...frontend.loader import did_you_mean
+from . import RuleContext, rule
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+SECTIONS = ("sources", "steps", "evaluations", "serving")
+
+
+def is_dns1123_label(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= 63 and bool(DNS1123_LABEL.match(name))
+
+
+def _dns_message(what: str, name: object) -> str:
+    text = str(name)
+    why = "longer than 63 characters" if len(text) > 63 else "not a DNS-1123 label"
+    suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63]
+    hint = f" (try `{suggestion}`)" if suggestion and suggestion != text and is_dns1123_label(suggestion) else ""
+    return f"{what} `{text}` is {why}: use lowercase letters, digits and '-'{hint}"
+
+
+@rule
+def dns_names(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        meta = project.model.metadata
+        for field in ("name", "team"):
+            value = getattr(meta, field)
+            if not is_dns1123_label(value):
+                yield codes.NOT_DNS1123.at(project.doc.position(("metadata", field)),
+                                           _dns_message(f"metadata.{field}", value))
+        spec = project.model.spec
+        for section in SECTIONS:
+            for name in getattr(spec, section):
+                if not is_dns1123_label(name):
+                    yield codes.NOT_DNS1123.at(project.doc.key_position(("spec", section, name)),
+                                               _dns_message(f"{section} name", name))
+    doc = ctx.repo.config_doc
+    if doc is not None:
+        for section in ("environments", "teams"):
+            for name in getattr(ctx.config, section) or {}:
+                if not is_dns1123_label(name):
+                    yield codes.NOT_DNS1123.at(doc.key_position((section, name)),
+                                               _dns_message(section[:-1] + " name", name))
+
+
+@rule
+def duplicate_names(ctx: RuleContext):
+    seen: dict[str, str] = {}
+    for project in ctx.repo.projects:  # sorted by path, so the first file wins
+        if project.key in seen:
+            yield codes.DUPLICATE_NAME.at(
+                project.doc.position(("metadata", "name")),
+                f"project `{project.key}` is already defined in {seen[project.key]}")
+        else:
+            seen[project.key] = project.path
+        spec = project.model.spec
+        # Steps and evaluations both become pipeline tasks, so they share one namespace.
+        for name in sorted(set(spec.steps) & set(spec.evaluations)):
+            yield codes.DUPLICATE_NAME.at(
+                project.doc.key_position(("spec", "evaluations", name)),
+                f"`{name}` names both a step and an evaluation; pipeline task names must be unique")
+
+
+@rule
+def team_and_layout(ctx: RuleContext):
+    teams = ctx.config.teams
+    for project in ctx.repo.projects:
+        parts = PurePosixPath(project.path).parts
+        team = project.model.metadata.team
+        if len(parts) != 3:
+            yield codes.MISPLACED_SPEC.at(project.doc.position(()),
+                                          f"{project.path} is not at specs/<team>/<project>.yaml")
+        elif parts[1] != team:
+            yield codes.TEAM_FOLDER_MISMATCH.at(
+                project.doc.position(("metadata", "team")),
+                f"metadata.team is `{team}` but the file is in specs/{parts[1]}/: move the file "
+                f"to specs/{team}/ or set team: {parts[1]}")
+        if teams is not None and team not in teams:
+            known = ", ".join(sorted(teams)) or "none"
+            yield codes.UNKNOWN_TEAM.at(project.doc.position(("metadata", "team")),
+                                        f"team `{team}` is not declared in mlopsc.yaml (teams: {known})"
+                                        f"{did_you_mean(team, teams)}")
+
+
+@rule
+def environments(ctx: RuleContext):
+    envs = ctx.config.environments
+    doc = ctx.repo.config_doc
+    if doc is not None:
+        for name, env in envs.items():
+            if env.promotesFrom is not None and env.promotesFrom not in envs:
+                yield codes.UNKNOWN_ENVIRONMENT.at(
+                    doc.position(("environments", name, "promotesFrom")),
+                    f"environment `{name}` promotes from `{env.promotesFrom}`, which is not defined"
+                    f"{did_you_mean(env.promotesFrom, envs)}")
+    for project in ctx.repo.projects:
+        for sname, target in project.model.spec.serving.items():
+            for env in target.environments:
+                if env not in envs:
+                    yield codes.UNKNOWN_ENVIRONMENT.at(
+                        project.doc.key_position(("spec", "serving", sname, "environments", env)),
+                        f"environment `{env}` is not defined in mlopsc.yaml "
+                        f"(environments: {', '.join(envs)}){did_you_mean(str(env), envs)}")

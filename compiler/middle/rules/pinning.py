@@ -1,0 +1,111 @@
+"""Pinning: every input of a model is named exactly (data versions, code commits, image digests)."""
+
+from __future__ import annotations
+
+import re
+
+from ... import codes
+from . import RuleContext, rule
+
+SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+SOURCE_SCHEMES = ("s3", "gs", "abfss", "hdfs", "https", "pvc", "bq", "table")
+# Labels that move: a version written like this names no particular snapshot.
+MOVING_LABELS = {"", "latest", "current", "head", "main", "master", "stable", "newest", "live", "*", "any"}
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference, as Docker resolves it."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def registry_allowed(image: str, allowed: list[str]) -> bool:
+    if not allowed:
+        return True
+    return any(image_registry(image) == a or image.startswith(a.rstrip("/") + "/") for a in allowed)
+
+
+def source_version_problem(version: object) -> str | None:
+    text = str(version).strip()
+    if text.lower() in MOVING_LABELS:
+        return f"version `{text}` is a moving label, not a pinned snapshot"
+    if text.startswith("sha256:") and not SHA256.match(text):
+        return f"version `{text}` is not `sha256:` followed by 64 lowercase hex digits"
+    if text.startswith("git:") and not GIT_SHA.match(text[4:]):
+        return f"version `{text}` is not `git:` followed by a 40-hex commit id"
+    if any(c.isspace() for c in text):
+        return f"version `{text}` contains white space"
+    return None
+
+
+@rule
+def sources_pinned(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        for name, src in project.model.spec.sources.items():
+            base = ("spec", "sources", name)
+            problem = source_version_problem(src.version)
+            if problem:
+                yield codes.UNPINNED_SOURCE.at(project.doc.position(base + ("version",)),
+                                               f"source `{name}`: {problem}")
+            scheme = src.uri.partition("://")[0] if "://" in src.uri else ""
+            if scheme not in SOURCE_SCHEMES:
+                yield codes.INVALID_URI.at(project.doc.position(base + ("uri",)),
+                                           f"source `{name}`: uri `{src.uri}` must start with one of "
+                                           + ", ".join(f"{s}://" for s in SOURCE_SCHEMES))
+
+
+def _images(project):
+    spec = project.model.spec
+    for section in ("steps", "evaluations"):
+        for name, item in getattr(spec, section).items():
+            yield ("spec", section, name, "image"), item.image
+    for name, target in spec.serving.items():
+        if target.runtime.container is not None:
+            yield ("spec", "serving", name, "runtime", "container", "image"), target.runtime.container.image
+
+
+@rule
+def images_pinned(ctx: RuleContext):
+    policy = ctx.config.policy
+    for project in ctx.repo.projects:
+        for path, image in _images(project):
+            pos = project.doc.position(path)
+            if policy.requireDigests and not IMAGE_DIGEST.search(image):
+                yield codes.IMAGE_NOT_PINNED.at(pos, f"image `{image}` is not pinned by digest: "
+                                                     f"write it as `<repo>@sha256:<64 hex>`")
+            if not registry_allowed(image, policy.allowedRegistries):
+                yield codes.REGISTRY_NOT_ALLOWED.at(
+                    pos, f"image registry `{image_registry(image)}` is not allowed "
+                         f"(policy.allowedRegistries: {', '.join(policy.allowedRegistries)})")
+
+
+@rule
+def commits_pinned(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        spec = project.model.spec
+        for section in ("steps", "evaluations"):
+            for name, item in getattr(spec, section).items():
+                if not GIT_SHA.match(item.code.commit):
+                    yield codes.COMMIT_NOT_PINNED.at(
+                        project.doc.position(("spec", section, name, "code", "commit")),
+                        f"code.commit `{item.code.commit}` is not a full 40-hex commit id "
+                        f"(branches and short ids move)")
+
+
+@rule
+def release_digests(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        for sname, target in project.model.spec.serving.items():
+            for env, se in target.environments.items():
+                base = ("spec", "serving", sname, "environments", env)
+                pairs = [(base + ("release",), se.release)]
+                if se.canary:
+                    pairs.append((base + ("canary", "release"), se.canary.release))
+                for path, rel in pairs:
+                    if rel is not None and not SHA256.match(rel.digest):
+                        yield codes.DIGEST_MALFORMED.at(project.doc.position(path + ("digest",)),
+                                                        f"release digest `{rel.digest}` is not `sha256:<64 hex>`")
