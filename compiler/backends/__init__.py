@@ -22,3 +22,6 @@ class Document:
     # Kubernetes objects keep the emitter's order (apiVersion, kind, metadata, spec first);
     # KFP IR is written with sorted keys, as kfp's own compiler does.
     sort_keys: bool = False
+    # The project (`team/project`) whose spec this document comes from, or None for documents
+    # about the whole repository; lets `compile --select` write only the selected projects.
+    owner: str | None = None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import codes
 from ..diagnostics import Diagnostic, Position
+from .evidence import EvidenceFile, load_evidence
 from .models import API_VERSION, MLProject, Repository
 from .yaml_source import SourceDocument, load_yaml
 
@@ -44,6 +45,8 @@ class LoadedRepository:
     # those projects are not reported again (the file's own errors are the root cause).
     broken_files: list[str] = field(default_factory=list)
     broken_keys: set[str] = field(default_factory=set)
+    # Every evidence file a release or canary names, keyed by the path as written in the spec.
+    evidence: dict[str, EvidenceFile] = field(default_factory=dict)
 
 
 class UsageError(Exception):
@@ -74,7 +77,22 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
             repo.broken_keys.update(_probable_keys(rel, doc))
         else:
             repo.projects.append(project)
+    for project in repo.projects:
+        for path in release_evidence_paths(project):
+            if path not in repo.evidence:
+                repo.evidence[path] = load_evidence(root, path)
     return repo
+
+
+def release_evidence_paths(project: LoadedProject) -> list[str]:
+    paths = []
+    for target in project.model.spec.serving.values():
+        for se in target.environments.values():
+            if se.release is not None:
+                paths.append(se.release.evidence)
+            if se.canary is not None:
+                paths.append(se.canary.release.evidence)
+    return paths
 
 
 def load_project_bytes(rel_path: str, raw: bytes) -> tuple[LoadedProject | None, list[Diagnostic]]:

@@ -1,0 +1,53 @@
+"""Where each back end puts its documents under generated/ (shared, so paths agree).
+
+    generated/
+      .mlopsc-inventory.json             what the compiler wrote (path -> sha256); see compiler.output
+      schema/                            JSON Schemas for editors
+      lineage/                           graph.json, index.html, openlineage.json
+      model-cards/<team>/<project>.md    reviewer-facing Markdown
+      promotion/history.json             every digest each environment has pinned (only grows)
+      kfp/<team>/<project>/pipeline.yaml raw KFP IR (for `kfp` users; never synced)
+      deploy/                            the only directory Argo CD reads: Kubernetes objects only
+        argocd/                          AppProjects and Applications (synced into the Argo CD namespace)
+        platform/<env>/                  team namespaces of that environment (a platform Application)
+        pipelines/<team>/<project>/      KFP Pipeline + PipelineVersion objects
+        serving/<env>/<team>/<project>/  InferenceService or Deployment/Service/HPA, SA, NetworkPolicy
+
+Inside a synced directory there is one object per file, named `<kind>-<name>.yaml` in lower case.
+"""
+
+from __future__ import annotations
+
+DEPLOY = "deploy"
+ARGOCD_DIR = f"{DEPLOY}/argocd"
+LINEAGE_DIR = "lineage"
+PROMOTION_HISTORY = "promotion/history.json"
+
+
+def namespace(team: str, env: str) -> str:
+    """The namespace a team's serving objects live in, per environment."""
+    return f"{team}-{env}"
+
+
+def kfp_ir_path(team: str, project: str) -> str:
+    return f"kfp/{team}/{project}/pipeline.yaml"
+
+
+def pipelines_dir(team: str, project: str) -> str:
+    return f"{DEPLOY}/pipelines/{team}/{project}"
+
+
+def serving_dir(env: str, team: str, project: str) -> str:
+    return f"{DEPLOY}/serving/{env}/{team}/{project}"
+
+
+def platform_dir(env: str) -> str:
+    return f"{DEPLOY}/platform/{env}"
+
+
+def model_card_path(team: str, project: str) -> str:
+    return f"model-cards/{team}/{project}.md"
+
+
+def object_filename(kind: str, name: str) -> str:
+    return f"{kind.lower()}-{name}.yaml"

@@ -1,0 +1,69 @@
+"""Evidence files: what a pipeline's release task wrote about a model (LANGUAGE.md, "Evidence").
+
+The front end reads every evidence file a release names, once, and keeps either the parsed record
+or the reason it could not be read; the promotion rules and the back ends (lineage annotations,
+model cards) use the result and never read the files themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Record(BaseModel):
+    # Evidence is written by tools; extra fields are tolerated so newer writers stay readable.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class EvidenceModel(_Record):
+    uri: str
+    digest: str
+
+
+class EvidenceLineage(_Record):
+    code: dict[str, str] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict)
+    pipelineVersion: str | None = None
+    run: str | None = None
+
+
+class Evidence(_Record):
+    project: str
+    serving: str
+    model: EvidenceModel
+    metrics: dict[str, float]
+    lineage: EvidenceLineage = Field(default_factory=EvidenceLineage)
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """One evidence path as a release names it: the record, or why there is none."""
+
+    path: str
+    record: Evidence | None
+    problem: str | None = None
+
+
+def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
+    path = root / rel_path
+    try:
+        resolved = path.resolve()
+        if root.resolve() not in resolved.parents:
+            return EvidenceFile(rel_path, None, "the path leaves the repository")
+        raw = resolved.read_bytes()
+    except OSError as exc:
+        return EvidenceFile(rel_path, None, f"cannot be read ({exc.strerror or exc})")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return EvidenceFile(rel_path, None, f"is not valid UTF-8 JSON ({exc})")
+    try:
+        return EvidenceFile(rel_path, Evidence.model_validate(data))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "document"
+        return EvidenceFile(rel_path, None, f"is not an evidence record (`{where}`: {first['msg'].lower()})")
