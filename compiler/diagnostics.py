@@ -64,32 +64,6 @@ class Diagnostic:
         return data
 
 
-class Diagnostics:
-    """An append-only collection that the stages share; sorted and de-duplicated on read."""
-
-    def __init__(self) -> None:
-        self._items: list[Diagnostic] = []
-
-    def add(self, diagnostic: Diagnostic) -> None:
-        self._items.append(diagnostic)
-
-    def extend(self, diagnostics) -> None:
-        self._items.extend(diagnostics)
-
-    def sorted(self) -> list[Diagnostic]:
-        return sorted(set(self._items), key=Diagnostic.sort_key)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.is_error for d in self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self):
-        return iter(self.sorted())
-
-
 def render_text(diagnostics: list[Diagnostic], root: Path, *, color: bool, show_source: bool,
                 verbose: bool = False) -> str:
     """`path:line:col: error[CODE]: message`, with the offending line and a caret on a terminal."""
