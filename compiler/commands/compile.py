@@ -5,14 +5,19 @@ from __future__ import annotations
 import sys
 
 from ..build import emit_documents, load_and_check, render_files
-from ..output.writer import check_tree, write_tree
+from ..output.writer import Drift, check_tree, write_tree
 from .common import add_format, exit_code, layout, print_diagnostics
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compile", help="validate the specs and write generated/")
     p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 with a diff when generated/ differs from what compile would write")
+                   help="write nothing; exit 1 with a diff when generated/ differs from what compile "
+                        "would write (changed, missing, orphaned or hand-edited files)")
+    p.add_argument("--select", metavar="EXPR",
+                   help="write only the files of the projects that own the selected lineage nodes "
+                        "(e.g. `project:risk/fraud-detection`, `team:growth`, `+<node>+`); every "
+                        "other file stays as it is. --check always checks the whole repository")
     add_format(p)
     p.set_defaults(run=run)
 
@@ -24,16 +29,48 @@ def run(args) -> int:
     if checked.has_errors:
         print("mlopsc: nothing written: fix the errors above", file=sys.stderr)
         return exit_code(checked.diagnostics)
-    files = render_files(emit_documents(checked))
+    documents = emit_documents(checked)
+    files = render_files(documents)
+    owners = {d.path: d.owner for d in documents if d.owner is not None}
     if args.check:
-        drift = check_tree(where.out_dir, files, args.out)
-        if drift.clean:
-            return 0
-        sys.stdout.write(drift.diff)
-        print(f"mlopsc: {args.out}/ is out of date: {len(drift.changed)} changed, {len(drift.missing)} "
-              f"missing, {len(drift.orphaned)} orphaned; run `mlopsc compile` and commit the result",
-              file=sys.stderr)
-        return 1
-    write_tree(where.out_dir, files)
-    print(f"mlopsc: wrote {len(files)} files to {args.out}/", file=sys.stderr)
+        if args.select:
+            print("mlopsc: --check compares the whole repository; --select is ignored", file=sys.stderr)
+        return _report_drift(args, check_tree(where.out_dir, files, owners, args.out))
+    selected = None
+    if args.select:
+        from ..middle.selectors import select_projects
+
+        selected = select_projects(checked.lineage.graph, args.select)
+    report = write_tree(where.out_dir, files, owners, only_projects=selected)
+    scope = (f" for {len(selected)} selected project(s) ({', '.join(sorted(selected))})"
+             if selected is not None else "")
+    for path in report.taken_over:
+        print(f"mlopsc: note: took over {args.out}/{path}: mlopsc produces it, but its inventory did "
+              f"not list it", file=sys.stderr)
+    if not report.written:
+        print(f"mlopsc: {args.out}/ is up to date{scope}", file=sys.stderr)
+        return 0
+    changes = ", ".join(f"{n} {what}" for n, what in ((len(report.added), "added"),
+                                                       (len(report.updated), "updated"),
+                                                       (len(report.removed), "removed")) if n)
+    kept = f"; kept {report.kept} file(s) mlopsc does not own" if report.kept else ""
+    print(f"mlopsc: wrote {args.out}/{scope}: {changes or 'restored to what mlopsc wrote'}{kept}",
+          file=sys.stderr)
     return 0
+
+
+def _report_drift(args, drift: Drift) -> int:
+    if drift.clean:
+        return 0
+    sys.stdout.write(drift.diff)
+    if args.format == "github":
+        # One annotation per file, so the pull request shows which generated files are stale.
+        for paths, why in ((drift.changed, "differs from what `mlopsc compile` writes"),
+                           (drift.hand_edited, "was edited by hand; generated files are rewritten by `mlopsc compile`"),
+                           (drift.missing, "is missing; `mlopsc compile` writes it"),
+                           (drift.orphaned, "is no longer produced; `mlopsc compile` removes it")):
+            for path in paths:
+                sys.stderr.write(f"::error file={args.out}/{path},title=generated drift::{args.out}/{path} {why}\n")
+    print(f"mlopsc: {args.out}/ is out of date: {drift.summary()}; run `mlopsc compile` and commit "
+          f"the result", file=sys.stderr)
+    return 1
