@@ -51,3 +51,29 @@ def model_card_path(team: str, project: str) -> str:
 
 def object_filename(kind: str, name: str) -> str:
     return f"{kind.lower()}-{name}.yaml"
+
+
+def kubeflow_namespace(config, team: str) -> str:
+    """Where a team's KFP Pipeline objects live: kubeflow.namespace, else the team's profile `<team>`."""
+    return config.kubeflow.namespace or team
+
+
+# Argo CD object names (all in the Argo CD namespace, so the tenancy rule checks them for clashes).
+PLATFORM_PROJECT = "mlopsc-platform"
+ROOT_APPLICATION = "mlopsc"
+
+
+def platform_application_name(env: str) -> str:
+    return f"{PLATFORM_PROJECT}-{env}"
+
+
+def team_project_name(team: str) -> str:
+    return team
+
+
+def serving_application_name(team: str, project: str, env: str) -> str:
+    return f"{team}-{project}-{env}"
+
+
+def pipelines_application_name(team: str, project: str) -> str:
+    return f"{team}-{project}-pipelines"
