@@ -87,16 +87,20 @@ GATE_OTHER_MODEL = _code("G004", "gate-other-model", "A serving target is gated 
 CREDENTIAL_LITERAL = _code("K001", "credential-literal", "An env value that looks like a credential is written literally; reference a Secret with {secret, key}.")
 INVALID_QUANTITY = _code("K002", "invalid-quantity", "A resource value is not a valid Kubernetes quantity.")
 REPLICAS_MIN_GT_MAX = _code("K003", "replicas-min-gt-max", "replicas.min is greater than replicas.max (KServe's webhook rejects it).")
-CANARY_PERCENT = _code("K004", "canary-percent", "canary.percent must be between 0 and 100.")
+CANARY_PERCENT = _code("K004", "canary-percent", "canary.percent must be a whole number between 0 and 100 (KServe takes an integer percentage).")
 UNGATED_PROMOTION = _code("K005", "ungated-release", "A serving target without gates may not be released to an environment with promotesFrom.")
 STORAGE_SCHEME = _code("K006", "storage-scheme", "A release uri uses a storage scheme KServe's storage initializer does not support.")
-CANARY_MODE = _code("K007", "canary-mode", "Standard-mode canaries need kserve.deploymentMode Standard; Knative uses canaryTrafficPercent.")
-SCALE_TARGET = _code("K008", "scale-target", "An autoscaling cpu target must be between 1 and 100 percent.")
+# K007 (canary-mode) is retired, never reused: the emitter writes `spec.canary` in Standard mode and
+# `canaryTrafficPercent` in Knative mode, so no spec can produce a canary KServe's webhook rejects.
+SCALE_TARGET = _code("K008", "scale-target", "An autoscaling cpu or memory target is a utilization between 1 and 100 percent; a concurrency or rps target is at least 1.")
 RUNTIME_CHOICE = _code("K009", "runtime-choice", "runtime must set exactly one of `kserve` or `container`.")
 CANARY_WITHOUT_RELEASE = _code("K010", "canary-without-release", "A canary needs a primary release in the same environment.")
-TENANCY = _code("K011", "tenancy", "A project may only produce objects in its own team's namespaces.")
+TENANCY = _code("K011", "tenancy", "A project may only produce objects in its own team's namespaces: a team's namespaces and Argo CD object names may never coincide with another team's or the platform's.")
 INVALID_DURATION = _code("K012", "invalid-duration", "A timeout is a duration such as `90s`, `30m`, `4h` or `1h30m`.")
 GPU_TYPE_WITHOUT_GPU = _code("K013", "gpu-type-without-gpu", "resources.gpuType is set but resources.gpu is not.")
+SCALE_METRIC = _code("K014", "scale-metric", "The autoscaling metric is not available here: Standard mode and container runtimes scale with a HorizontalPodAutoscaler (cpu, memory); concurrency and rps need a kserve runtime in Knative mode.")
+SCALE_TO_ZERO = _code("K015", "scale-to-zero", "replicas.min 0 (scale to zero) needs a kserve runtime in Knative mode; a HorizontalPodAutoscaler keeps at least one replica.")
+SERVING_NAME = _code("K016", "serving-name", "A serving target name names Kubernetes objects: it must start with a letter (DNS-1035, as Services and KServe require), and a kserve target leaves room for `<name>-predictor` (at most 53 characters).")
 
 # Evidence and promotion
 EVIDENCE_MISSING = _code("E001", "evidence-missing", "A release's evidence file does not exist or is not readable JSON of the evidence shape.")
