@@ -1,31 +1,28 @@
-"""`mlopsc graph`: the lineage graph as JSON node-link data, DOT or Mermaid."""
+"""`mlopsc graph`: the lineage graph as JSON node-link data, DOT, Mermaid or OpenLineage events."""
 
 from __future__ import annotations
 
 import sys
 
-import networkx as nx
-
-from ..backends import lineage_json
+from ..backends import lineage_json, openlineage
 from ..build import load_and_check
-from ..frontend.loader import UsageError, did_you_mean
+from ..middle.selectors import select_nodes
 from .common import layout, print_diagnostics
 
-FORMATS = {"json": lineage_json.to_json, "dot": lineage_json.to_dot, "mermaid": lineage_json.to_mermaid}
+GRAPH_FORMATS = {"json": lineage_json.to_json, "dot": lineage_json.to_dot, "mermaid": lineage_json.to_mermaid}
+FORMATS = sorted([*GRAPH_FORMATS, "openlineage"])
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("graph", help="print the repository-wide lineage graph")
-    p.add_argument("--format", choices=sorted(FORMATS), default="json")
-    p.add_argument("--select", metavar="NODE", help="keep NODE with all its ancestors and descendants")
+    p = sub.add_parser("graph", help="print the repository-wide lineage graph",
+                       description="Print the lineage graph. `--format openlineage` prints static "
+                                   "OpenLineage JobEvent and DatasetEvent records as a JSON list.")
+    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument("--select", metavar="SELECTOR",
+                   help="keep only the selected nodes: a node id, `team:<t>`, `project:<team>/<name>` or "
+                        "`kind:<kind>`; `+` before adds ancestors, after adds descendants; "
+                        "space-separated terms are a union (quote them)")
     p.set_defaults(run=run)
-
-
-def select(g: nx.DiGraph, node: str) -> nx.DiGraph:
-    if node not in g:
-        raise UsageError(f"no node {node!r} in the lineage graph{did_you_mean(node, g.nodes)}")
-    keep = {node} | nx.ancestors(g, node) | nx.descendants(g, node)
-    return g.subgraph(keep)
 
 
 def run(args) -> int:
@@ -36,7 +33,9 @@ def run(args) -> int:
         print_diagnostics(args, errors, sys.stderr)
         return 1
     g = checked.lineage.graph
-    if args.select:
-        g = select(g, args.select)
-    sys.stdout.write(FORMATS[args.format](g))
+    selected = select_nodes(g, args.select) if args.select is not None else None
+    if args.format == "openlineage":
+        sys.stdout.write(openlineage.to_json(checked, selected))
+    else:
+        sys.stdout.write(GRAPH_FORMATS[args.format](g if selected is None else g.subgraph(selected)))
     return 0
