@@ -1,0 +1,535 @@
+"""One project's training and evaluation DAG as KFP v2 IR: a PipelineSpec and a PlatformSpec.
+
+Built as plain dicts shaped exactly like kfp 2.17's `json_format.MessageToDict` output, so that the
+file reads as if kfp's own compiler wrote it (and kfp can load and recompile it unchanged):
+
+- task keys follow kfp's naming: importers are `importer`, `importer-2`, … (their display name is
+  the source or reference), container tasks take the step or evaluation name, the release task is
+  `release-<serving>`; a taken key gets kfp's `-2`, `-3` suffix, in kfp's creation order
+  (importers, steps in dependency order, evaluations, then per serving target its condition group);
+- every spec param is a pipeline input (`<step>_<param>`) whose default is the spec's value, so a
+  run can override it; proto3 rules apply: numbers are doubles (`30` is written `30.0`), int64 is a
+  string, false and empty fields are left out, disabled caching is `cachingOptions: {}`;
+- gates become one condition group per gated serving target whose CEL condition is the
+  conjunction of every gate of every evaluation the target names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ...frontend.models import Evaluation, MLProject, SecretRef, Step
+from ...middle import refs
+from ...middle.gates import parse_gate
+from ...middle.quantity import canonical_quantity, parse_quantity
+
+SCHEMA_VERSION = "2.1.0"
+# Names the producer; deliberately without a version, so a compiler upgrade that writes the same
+# pipeline keeps the PipelineVersion name (its content hash) unchanged.
+SDK_VERSION = "mlopsc"
+ARTIFACT_TYPES = {"dataset": "system.Dataset", "model": "system.Model", "metrics": "system.Metrics"}
+EVIDENCE_TYPE = "system.Artifact"
+GPU_RESOURCE = "nvidia.com/gpu"
+# gpuType values are GKE accelerator names (nvidia-l4, nvidia-tesla-t4), selected by GKE's node
+# label; GPU nodes carry the `nvidia.com/gpu` NoSchedule taint, which GPU tasks tolerate.
+GPU_NODE_LABEL = "cloud.google.com/gke-accelerator"
+GPU_TOLERATION = {"effect": "NoSchedule", "key": GPU_RESOURCE, "operator": "Exists"}
+# kfp's own default retries immediately; a minute's pause rides out preempted nodes and flaky
+# storage, doubling up to the hour kfp allows by default.
+RETRY_BACKOFF = {"backoffDuration": "60s", "backoffFactor": 2.0, "backoffMaxDuration": "3600s"}
+RELEASE_COMMAND = ["mlopsc", "evidence", "write"]
+# Stands for the PipelineVersion name inside the release task's arguments until the content hash,
+# which names the version, has been computed over the pipeline with this token in its place.
+VERSION_TOKEN = "@@mlopsc-pipeline-version@@"
+
+_PLACEHOLDER = re.compile(r"\$\{(inputs|outputs|params)\.([^}]*)\}")
+_DURATION = re.compile(r"(\d+)([dhms])")
+_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
+# kfp's legacy numeric memory fields are gigabytes; same arithmetic as kfp's _memory_to_float.
+_MEMORY_UNITS = {"E": 10**18, "Ei": 1 << 60, "P": 10**15, "Pi": 1 << 50, "T": 10**12, "Ti": 1 << 40,
+                 "G": 10**9, "Gi": 1 << 30, "M": 10**6, "Mi": 1 << 20, "K": 10**3, "Ki": 1 << 10}
+
+
+def artifact_type(title: str) -> dict:
+    return {"schemaTitle": title, "schemaVersion": "0.0.1"}
+
+
+def pipeline_name(team: str, project: str) -> str:
+    """The KFP pipeline name: unique across teams even when they share one namespace."""
+    return f"{team}-{project}"
+
+
+def unique_name(name: str, taken: set[str], sep: str = "-") -> str:
+    """kfp's make_name_unique_by_adding_index: `name`, else `name-2`, `name-3`, …"""
+    candidate, index = name, 2
+    while candidate in taken:
+        candidate, index = f"{name}{sep}{index}", index + 1
+    taken.add(candidate)
+    return candidate
+
+
+def identifier(text: str) -> str:
+    """A Python identifier (pipeline inputs are keyword arguments for a pipeline's users)."""
+    return _NOT_IDENTIFIER.sub("_", text)
+
+
+def parameter_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int):
+        return "NUMBER_INTEGER"
+    if isinstance(value, float):
+        return "NUMBER_DOUBLE"
+    if isinstance(value, list):
+        return "LIST"
+    if isinstance(value, dict):
+        return "STRUCT"
+    return "STRING"  # strings, and null: an optional string a run may set
+
+
+def proto_value(value: Any) -> Any:
+    """A value as google.protobuf.Value gives it back: every number a double."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return [proto_value(v) for v in value]
+    return {str(k): proto_value(v) for k, v in value.items()}
+
+
+def env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def duration_seconds(text: str) -> int:
+    return sum(int(n) * _SECONDS[unit] for n, unit in _DURATION.findall(text))
+
+
+def cpu_float(canonical: str) -> float:
+    """kfp's legacy cpu field (cores as a double), as kfp's _cpu_to_float computes it."""
+    return float(canonical[:-1]) / 1000 if canonical.endswith("m") else float(canonical)
+
+
+def memory_float(canonical: str) -> float:
+    """kfp's legacy memory field (GB as a double), as kfp's _memory_to_float computes it."""
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki", "E", "P", "T", "G", "M", "K"):
+        if canonical.endswith(suffix) and canonical[:-len(suffix)].isdigit():
+            return float(canonical[:-len(suffix)]) * _MEMORY_UNITS[suffix] / 10**9
+    # Suffixes kfp does not know (k, m, exponents): the exact value in GB.
+    return float(parse_quantity(canonical)) / 10**9
+
+
+def cel_number(threshold: float) -> str:
+    """A CEL double literal (metrics are doubles; CEL does not compare double with int)."""
+    return repr(float(threshold))
+
+
+@dataclass(frozen=True)
+class ArtifactChannel:
+    """An artifact some task of the root DAG produces."""
+
+    task: str
+    key: str
+    title: str
+
+    def root_binding(self) -> dict:
+        return {"taskOutputArtifact": {"outputArtifactKey": self.key, "producerTask": self.task}}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What a cross-project input imports: the producer's current release, or a run-time URI."""
+
+    ref: str  # the reference as the spec writes it
+    title: str
+    uri: str | None  # None: no release yet, the run supplies the URI
+    metadata: dict
+
+
+@dataclass
+class Pipeline:
+    """The result: both IR documents, plus where the version name goes once it is known."""
+
+    name: str
+    spec: dict
+    platform: dict | None
+    header: str
+    version_slots: list[tuple[list, int]] = field(default_factory=list)
+
+    def set_version_name(self, name: str) -> None:
+        for args, index in self.version_slots:
+            args[index] = name
+
+
+class PipelineBuilder:
+    def __init__(self, model: MLProject, graph: nx.DiGraph, upstreams: dict[str, Upstream],
+                 pipeline_root: str, release_image: str):
+        self.model = model
+        self.key = model.key
+        self.graph = graph
+        self.upstreams = upstreams
+        self.pipeline_root = pipeline_root
+        self.release_image = release_image
+        self.task_names: set[str] = set()
+        self.input_names: set[str] = set()
+        self.components: dict[str, dict] = {}
+        self.executors: dict[str, dict] = {}
+        self.platform: dict[str, dict] = {}
+        self.tasks: dict[str, dict] = {}
+        self.root_parameters: dict[str, dict] = {}
+        self.artifacts: dict[str, ArtifactChannel] = {}  # lineage node id -> channel
+        self.metrics: dict[tuple[str, str], str] = {}  # (evaluation, metric) -> task key
+        self.version_slots: list[tuple[list, int]] = []
+        self.groups = 0
+
+    # -- the whole pipeline -------------------------------------------------------------------
+    def build(self) -> Pipeline:
+        spec = self.model.spec
+        for name in sorted(spec.sources):
+            self._source(name)
+        for ref in sorted(self.upstreams):
+            self._upstream(self.upstreams[ref])
+        for name in self._step_order():
+            self._container(name, spec.steps[name])
+        for name in sorted(spec.evaluations):
+            self._container(name, spec.evaluations[name])
+        for name in sorted(spec.serving):
+            self._release(name)
+        name = pipeline_name(self.model.metadata.team, self.model.metadata.name)
+        info = {"name": name}
+        description = self.model.metadata.description
+        if description:
+            info["description"] = description
+        root: dict = {"dag": {"tasks": self.tasks}}
+        if self.root_parameters:
+            root["inputDefinitions"] = {"parameters": self.root_parameters}
+        pipeline_spec = {
+            "components": self.components,
+            "defaultPipelineRoot": self.pipeline_root,
+            "deploymentSpec": {"executors": self.executors},
+            "pipelineInfo": info,
+            "root": root,
+            "schemaVersion": SCHEMA_VERSION,
+            "sdkVersion": SDK_VERSION,
+        }
+        platform = ({"platforms": {"kubernetes": {"deploymentSpec": {"executors": self.platform}}}}
+                    if self.platform else None)
+        return Pipeline(name, pipeline_spec, platform, comment_header(pipeline_spec), self.version_slots)
+
+    def _step_order(self) -> list[str]:
+        """Steps in dependency order, ties by name: the order a DSL pipeline creates them in."""
+        steps = self.model.spec.steps
+        order = nx.DiGraph()
+        order.add_nodes_from(steps)
+        for name, step in steps.items():
+            for text in step.inputs.values():
+                ref = refs.parse_ref(text)
+                if ref is not None and ref.project is None and ref.step in steps:
+                    order.add_edge(ref.step, name)
+        return list(nx.lexicographical_topological_sort(order))
+
+    # -- importers ----------------------------------------------------------------------------
+    def _importer(self, display: str, uri: str | None, title: str, metadata: dict) -> ArtifactChannel:
+        task = unique_name("importer", self.task_names)
+        if uri is None:
+            # No release to import yet: the URI is a pipeline input without a default, so every
+            # run has to say which model (or data set) it imports.
+            uri_input = unique_name(identifier(f"{task}_uri"), self.input_names, "_")
+            self.root_parameters[uri_input] = {"parameterType": "STRING"}
+            uri_binding: dict = {"componentInputParameter": uri_input}
+            artifact_uri: dict = {"runtimeParameter": "uri"}
+        else:
+            uri_binding = {"runtimeValue": {"constant": uri}}
+            artifact_uri = {"constant": uri}
+        self.components[f"comp-{task}"] = {
+            "executorLabel": f"exec-{task}",
+            "inputDefinitions": {"parameters": {"uri": {"parameterType": "STRING"}}},
+            "outputDefinitions": {"artifacts": {"artifact": {"artifactType": artifact_type(title)}}},
+        }
+        importer: dict = {"artifactUri": artifact_uri, "typeSchema": artifact_type(title)}
+        if metadata:
+            importer["metadata"] = metadata
+        self.executors[f"exec-{task}"] = {"importer": importer}
+        self.tasks[task] = {
+            "cachingOptions": {"enableCache": True},
+            "componentRef": {"name": f"comp-{task}"},
+            "inputs": {"parameters": {"uri": uri_binding}},
+            "taskInfo": {"name": display},
+        }
+        return ArtifactChannel(task, "artifact", title)
+
+    def _source(self, name: str) -> None:
+        source = self.model.spec.sources[name]
+        metadata = {"version": str(source.version)}
+        if source.format:
+            metadata["format"] = source.format
+        channel = self._importer(name, source.uri, ARTIFACT_TYPES["dataset"], metadata)
+        self.artifacts[refs.source_id(self.key, name)] = channel
+
+    def _upstream(self, upstream: Upstream) -> None:
+        channel = self._importer(upstream.ref, upstream.uri, upstream.title, upstream.metadata)
+        self.artifacts[refs.parse_ref(upstream.ref).node_id(self.key)] = channel
+
+    # -- steps and evaluations ----------------------------------------------------------------
+    def _container(self, name: str, item: Step | Evaluation) -> None:
+        is_eval = isinstance(item, Evaluation)
+        task = unique_name(name, self.task_names)
+        inputs = dict(item.inputs)
+        if is_eval:
+            inputs["model"] = item.model
+        in_artifacts, bindings, dependents = {}, {}, set()
+        for input_name in sorted(inputs):
+            channel = self.artifacts[refs.parse_ref(inputs[input_name]).node_id(self.key)]
+            in_artifacts[input_name] = {"artifactType": artifact_type(channel.title)}
+            bindings[input_name] = channel.root_binding()
+            dependents.add(channel.task)
+        in_parameters, parameter_bindings = {}, {}
+        for param in sorted(item.params):
+            value = item.params[param]
+            pipeline_input = unique_name(identifier(f"{name}_{param}"), self.input_names, "_")
+            definition = {"parameterType": parameter_type(value), "isOptional": True}
+            if value is not None:
+                definition["defaultValue"] = proto_value(value)
+            in_parameters[param] = definition
+            self.root_parameters[pipeline_input] = dict(definition)
+            parameter_bindings[param] = {"componentInputParameter": pipeline_input}
+        component: dict = {"executorLabel": f"exec-{task}"}
+        if in_artifacts or in_parameters:
+            component["inputDefinitions"] = _drop_empty({"artifacts": in_artifacts, "parameters": in_parameters})
+        if is_eval:
+            outputs = {"parameters": {m: {"parameterType": "NUMBER_DOUBLE"} for m in item.metrics}}
+            for metric in item.metrics:
+                self.metrics[(name, metric)] = task
+        else:
+            outputs = {"artifacts": {o: {"artifactType": artifact_type(ARTIFACT_TYPES[t])}
+                                     for o, t in item.outputs.items()}}
+            for output, typ in item.outputs.items():
+                self.artifacts[refs.artifact_id(self.key, name, output)] = ArtifactChannel(
+                    task, output, ARTIFACT_TYPES[typ])
+        if any(outputs.values()):
+            component["outputDefinitions"] = _drop_empty(outputs)
+        self.components[f"comp-{task}"] = component
+        self.executors[f"exec-{task}"] = {"container": self._container_spec(item, inputs, is_eval)}
+        task_spec: dict = {
+            "cachingOptions": {"enableCache": True} if item.cache else {},
+            "componentRef": {"name": f"comp-{task}"},
+            "taskInfo": {"name": name},
+        }
+        if dependents:
+            task_spec["dependentTasks"] = sorted(dependents)
+        task_inputs = _drop_empty({"artifacts": bindings, "parameters": parameter_bindings})
+        if task_inputs:
+            task_spec["inputs"] = task_inputs
+        if item.retries:
+            task_spec["retryPolicy"] = {"maxRetryCount": item.retries, **RETRY_BACKOFF}
+        self.tasks[task] = task_spec
+        platform = self._platform_spec(item)
+        if platform:
+            self.platform[f"exec-{task}"] = platform
+
+    def _container_spec(self, item: Step | Evaluation, inputs: dict, is_eval: bool) -> dict:
+        def placeholder(kind: str, name: str) -> str:
+            if kind == "inputs":
+                return f"{{{{$.inputs.artifacts['{name}'].path}}}}"
+            if kind == "params":
+                return f"{{{{$.inputs.parameters['{name}']}}}}"
+            if is_eval:
+                return f"{{{{$.outputs.parameters['{name}'].output_file}}}}"
+            return f"{{{{$.outputs.artifacts['{name}'].path}}}}"
+
+        if item.args is not None:
+            args = [_PLACEHOLDER.sub(lambda m: placeholder(m[1], m[2]), arg) for arg in item.args]
+        else:
+            # The contract's default: every input, output and param as `--<name> <value>`.
+            args = []
+            for input_name in sorted(inputs):
+                args += [f"--{input_name}", placeholder("inputs", input_name)]
+            for output in sorted(item.metrics if is_eval else item.outputs):
+                args += [f"--{output}", placeholder("outputs", output)]
+            for param in sorted(item.params):
+                flag = [f"--{param}", placeholder("params", param)]
+                if item.params[param] is None:
+                    # An unset optional param passes no flag at all (kfp's IfPresent).
+                    args.append(json.dumps({"IfPresent": {"InputName": param, "Then": flag}}))
+                else:
+                    args += flag
+        container: dict = {"image": item.image}
+        if item.command:
+            container["command"] = list(item.command)
+        if args:
+            container["args"] = args
+        env = [{"name": k, "value": env_string(v)} for k, v in sorted(item.env.items())
+               if not isinstance(v, SecretRef)]
+        if env:
+            container["env"] = env
+        resources = _resources(item.resources)
+        if resources:
+            container["resources"] = resources
+        return container
+
+    def _platform_spec(self, item: Step | Evaluation) -> dict:
+        platform: dict = {}
+        by_secret: dict[str, list[dict]] = {}
+        for env_name, value in sorted(item.env.items()):
+            if isinstance(value, SecretRef):
+                by_secret.setdefault(value.secret, []).append({"envVar": env_name, "secretKey": value.key})
+        if by_secret:
+            platform["secretAsEnv"] = [
+                {"keyToEnv": keys, "optional": False, "secretName": secret,
+                 "secretNameParameter": {"runtimeValue": {"constant": secret}}}
+                for secret, keys in sorted(by_secret.items())]
+        res = item.resources
+        if res is not None and res.gpu:
+            if res.gpuType:
+                platform["nodeSelector"] = {"labels": {GPU_NODE_LABEL: res.gpuType}}
+            platform["tolerations"] = [dict(GPU_TOLERATION)]
+        if item.timeout:
+            platform["activeDeadlineSeconds"] = str(duration_seconds(item.timeout))
+        return platform
+
+    # -- releases -----------------------------------------------------------------------------
+    def _release(self, serving: str) -> None:
+        spec = self.model.spec
+        target = spec.serving[serving]
+        evaluations = [e for e in dict.fromkeys(target.gates) if e in spec.evaluations]
+        model = self.artifacts[refs.parse_ref(target.model).node_id(self.key)]
+        metric_inputs: dict[tuple[str, str], str] = {}  # (evaluation, metric) -> release input
+        taken: set[str] = set()
+        for ev in evaluations:
+            for metric in spec.evaluations[ev].metrics:
+                metric_inputs[(ev, metric)] = unique_name(identifier(f"{ev}_{metric}"), taken, "_")
+        gates = [(ev, gate) for ev in evaluations for gate in map(parse_gate, spec.evaluations[ev].gates)
+                 if gate is not None]
+        group = None
+        if gates:
+            self.groups += 1
+            group = unique_name(f"condition-{self.groups}", self.task_names)
+        task = unique_name(f"release-{serving}", self.task_names)
+
+        args = ["--project", self.key, "--serving", serving,
+                "--model-uri", "{{$.inputs.artifacts['model'].uri}}",
+                "--model-path", "{{$.inputs.artifacts['model'].path}}"]
+        for (ev, metric), input_name in metric_inputs.items():
+            args += ["--metric", f"{metric}={{{{$.inputs.parameters['{input_name}']}}}}"]
+        for name in sorted(spec.steps):
+            args += ["--code", f"{name}={spec.steps[name].code.commit}"]
+        for name in sorted(spec.evaluations):
+            args += ["--code", f"{name}={spec.evaluations[name].code.commit}"]
+        for name in sorted(spec.sources):
+            args += ["--source", f"{name}={spec.sources[name].version}"]
+        args += ["--pipeline-version", VERSION_TOKEN, "--run", "{{$.pipeline_job_uuid}}",
+                 "--output", "{{$.outputs.artifacts['evidence'].path}}"]
+        self.version_slots.append((args, args.index(VERSION_TOKEN)))
+        self.executors[f"exec-{task}"] = {"container": {"args": args, "command": list(RELEASE_COMMAND),
+                                                        "image": self.release_image}}
+        component: dict = {
+            "executorLabel": f"exec-{task}",
+            "inputDefinitions": {"artifacts": {"model": {"artifactType": artifact_type(model.title)}}},
+            "outputDefinitions": {"artifacts": {"evidence": {"artifactType": artifact_type(EVIDENCE_TYPE)}}},
+        }
+        if metric_inputs:
+            component["inputDefinitions"]["parameters"] = {
+                name: {"parameterType": "NUMBER_DOUBLE"} for name in metric_inputs.values()}
+        self.components[f"comp-{task}"] = component
+        # Never cached: every run that passes the gates writes evidence of its own.
+        release: dict = {"cachingOptions": {}, "componentRef": {"name": f"comp-{task}"},
+                         "taskInfo": {"name": task}}
+
+        producers = {(ev, metric): self.metrics[(ev, metric)] for ev, metric in metric_inputs}
+        if group is None:
+            release["dependentTasks"] = sorted({model.task, *producers.values()})
+            release["inputs"] = _drop_empty({
+                "artifacts": {"model": model.root_binding()},
+                "parameters": {name: {"taskOutputParameter": {"outputParameterKey": metric,
+                                                              "producerTask": producers[(ev, metric)]}}
+                               for (ev, metric), name in metric_inputs.items()}})
+            self.tasks[task] = release
+            return
+
+        # Inside a condition group every value comes in through the group's own inputs, named
+        # `pipelinechannel--<task>-<output>` the way kfp names a value crossing a group boundary.
+        channel_names: set[str] = set()
+        model_channel = unique_name(f"pipelinechannel--{model.task}-{model.key}", channel_names)
+        metric_channels = {key: unique_name(f"pipelinechannel--{producers[key]}-{key[1]}", channel_names)
+                           for key in metric_inputs}
+        release["inputs"] = _drop_empty({
+            "artifacts": {"model": {"componentInputArtifact": model_channel}},
+            "parameters": {name: {"componentInputParameter": metric_channels[key]}
+                           for key, name in metric_inputs.items()}})
+        group_inputs = _drop_empty({
+            "artifacts": {model_channel: {"artifactType": artifact_type(model.title)}},
+            "parameters": {channel: {"parameterType": "NUMBER_DOUBLE"} for channel in metric_channels.values()}})
+        self.components[f"comp-{group}"] = {"dag": {"tasks": {task: release}}, "inputDefinitions": group_inputs}
+        condition = " && ".join(
+            f"inputs.parameter_values['{metric_channels[(ev, gate.metric)]}'] {gate.op} {cel_number(gate.threshold)}"
+            for ev, gate in gates)
+        self.tasks[group] = {
+            "componentRef": {"name": f"comp-{group}"},
+            "dependentTasks": sorted({model.task, *producers.values()}),
+            "inputs": _drop_empty({
+                "artifacts": {model_channel: model.root_binding()},
+                "parameters": {channel: {"taskOutputParameter": {"outputParameterKey": key[1],
+                                                                 "producerTask": producers[key]}}
+                               for key, channel in metric_channels.items()}}),
+            "taskInfo": {"name": group},
+            "triggerPolicy": {"condition": condition},
+        }
+
+
+def _resources(res) -> dict:
+    """Requests and limits alike (training gets what it asks for), written twice as kfp does:
+    legacy numeric fields for old backends, `resource*` strings for current ones."""
+    out: dict = {}
+    if res is None:
+        return out
+    if res.cpu is not None:
+        cpu = canonical_quantity(res.cpu)
+        value = cpu_float(cpu)
+        out.update(cpuLimit=value, cpuRequest=value, resourceCpuLimit=cpu, resourceCpuRequest=cpu)
+    if res.memory is not None:
+        memory = canonical_quantity(res.memory)
+        value = memory_float(memory)
+        out.update(memoryLimit=value, memoryRequest=value, resourceMemoryLimit=memory,
+                   resourceMemoryRequest=memory)
+    if res.gpu:
+        count = str(res.gpu)
+        out["accelerator"] = {"count": count, "resourceCount": count, "resourceType": GPU_RESOURCE,
+                              "type": GPU_RESOURCE}
+    return out
+
+
+def _drop_empty(mapping: dict) -> dict:
+    return {k: v for k, v in mapping.items() if v}
+
+
+def comment_header(pipeline_spec: dict) -> str:
+    """The comment block kfp's compiler writes above the YAML (name, description, inputs)."""
+    lines = ["# PIPELINE DEFINITION", f"# Name: {pipeline_spec['pipelineInfo']['name']}"]
+    description = pipeline_spec["pipelineInfo"].get("description")
+    if description:
+        lines.append("# Description: " + "\n#              ".join(description.splitlines()))
+    parameters = pipeline_spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    if parameters:
+        lines.append("# Inputs:")
+        for name in sorted(parameters):
+            definition = parameters[name]
+            line = f"#    {name}: {_COMMENT_TYPES[definition['parameterType']]}"
+            if "defaultValue" in definition:
+                default = definition["defaultValue"]
+                shown = "'" + default + "'" if isinstance(default, str) else str(default)
+                line += f" [Default: {shown}]"
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+_COMMENT_TYPES = {"STRING": "str", "NUMBER_INTEGER": "int", "NUMBER_DOUBLE": "float", "LIST": "list",
+                  "STRUCT": "dict", "BOOLEAN": "bool"}
