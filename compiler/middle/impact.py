@@ -112,9 +112,24 @@ class Impact:
     teams: list[TeamImpact]
     causes: list[str] = field(default_factory=list)  # what the user named, or the files changed
 
-    @property
-    def reached_count(self) -> int:
-        return sum(len(v) for t in self.teams for p in t.projects for v in p.nodes.values())
+    def summary(self) -> str:
+        """`reaches 2 steps, 3 artifacts, 1 serving target and 2 releases in 2 teams`."""
+        counts = {k: 0 for k in LISTED_KINDS}
+        for t in self.teams:
+            for p in t.projects:
+                for kind, items in p.nodes.items():
+                    counts[kind] += len(items)
+        releases = sum(len(r) for t in self.teams for r in t.environments.values())
+        names = {"source": "source", "step": "step", "artifact": "artifact",
+                 "evaluation": "evaluation", "serving": "serving target"}
+        parts = [f"{n} {names[k]}{'s' if n != 1 else ''}" for k, n in counts.items() if n]
+        if releases:
+            parts.append(f"{releases} release{'s' if releases != 1 else ''}")
+        if not parts:
+            return "reaches nothing"
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        teams = len(self.teams)
+        return f"reaches {listed} in {teams} team{'s' if teams != 1 else ''}"
 
     def to_json(self) -> dict:
         return {
@@ -209,8 +224,7 @@ def _release(r: Release) -> str:
 
 def render_text(impact: Impact) -> str:
     lines = [f"changed: {', '.join(impact.causes)}"] if impact.causes else []
-    lines.append(f"impact: {len(impact.start)} changed node(s) reach {impact.reached_count} "
-                 f"in {len(impact.teams)} team(s)")
+    lines.append(f"impact: the change {impact.summary()}")
     for t in impact.teams:
         lines.append("")
         lines.append(f"team {t.team}" + (f" — notify {', '.join(t.owners)}" if t.owners else ""))
@@ -224,11 +238,10 @@ def render_text(impact: Impact) -> str:
 
 
 def render_markdown(impact: Impact) -> str:
-    teams = ", ".join(f"`{t.team}`" for t in impact.teams) or "none"
+    teams = ", ".join(f"`{t.team}`" for t in impact.teams)
     causes = ", ".join(f"`{c}`" for c in impact.causes)
     lines = ["## Lineage impact", ""] + ([f"Changed: {causes}", ""] if causes else []) + [
-             f"{len(impact.start)} changed node(s) reach {impact.reached_count} node(s) in "
-             f"{len(impact.teams)} team(s): {teams}.", ""]
+             f"The change {impact.summary()}" + (f": {teams}." if teams else "."), ""]
     for t in impact.teams:
         lines.append(f"### Team `{t.team}`")
         lines.append("")
