@@ -35,9 +35,9 @@ def load_and_check(layout: Layout) -> CheckedRepository:
 
 def emitters():
     """Every back end, in no particular order: each owns its own paths under generated/."""
-    from .backends import jsonschema, kfp, lineage_json
+    from .backends import argocd, jsonschema, kfp, kubernetes, lineage_json
 
-    return [jsonschema.emit, lineage_json.emit, kfp.emit]
+    return [jsonschema.emit, lineage_json.emit, kfp.emit, kubernetes.emit, argocd.emit]
 
 
 def emit_documents(checked: CheckedRepository) -> list[Document]:
