@@ -113,7 +113,7 @@ def project(index: int, team: str, upstream: str | None, rng: random.Random) -> 
         uri = f"s3://{team}-models/{name}/run-{run:04d}/"
         digest = "sha256:" + _hex(f"{key}/model/{run}")
         evidence[path] = {
-            "project": key, "serving": "api", "model": {"uri": uri, "digest": digest},
+            "project": key, "serving": name, "model": {"uri": uri, "digest": digest},
             "metrics": {"auc": round(0.81 + rng.random() * 0.15, 3),
                         "p95_latency_ms": round(10 + rng.random() * 35, 1)},
             "lineage": {"code": {"features": steps["features"]["code"]["commit"],
@@ -141,7 +141,8 @@ def project(index: int, team: str, upstream: str | None, rng: random.Random) -> 
                      "description": f"Synthetic {KINDS[index % len(KINDS)]} model number {index}."},
         "spec": {
             "sources": sources, "steps": steps, "evaluations": evaluations,
-            "serving": {"api": {"model": "steps.train.outputs.model", "gates": ["holdout"],
+            # A team's serving targets share its namespaces, so each is named after its project.
+            "serving": {name: {"model": "steps.train.outputs.model", "gates": ["holdout"],
                                 "runtime": runtime,
                                 "environments": {"staging": staging, "production": production}}},
             "schedule": f"{index % 60} {index % 24} * * {index % 7}",
