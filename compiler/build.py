@@ -30,14 +30,15 @@ class Layout:
 
 
 def load_and_check(layout: Layout) -> CheckedRepository:
-    return check_repository(load_repository(layout.root, layout.specs, layout.config))
+    return check_repository(load_repository(layout.root, layout.specs, layout.config,
+                                            out_dir=layout.out))
 
 
 def emitters():
     """Every back end, in no particular order: each owns its own paths under generated/."""
-    from .backends import argocd, jsonschema, kfp, kubernetes, lineage_json
+    from .backends import jsonschema, kfp, lineage_json, model_card, promotion_history
 
-    return [jsonschema.emit, lineage_json.emit, kfp.emit, kubernetes.emit, argocd.emit]
+    return [jsonschema.emit, lineage_json.emit, model_card.emit, promotion_history.emit, kfp.emit]
 
 
 def emit_documents(checked: CheckedRepository) -> list[Document]:

@@ -26,6 +26,11 @@ def run(args) -> int:
     where = layout(args)
     checked = load_and_check(where)
     print_diagnostics(args, checked.diagnostics, sys.stderr)
+    if args.verbose and args.format == "text":
+        from ..middle.promotion import info_lines
+
+        for line in info_lines(checked.repo.projects, checked.repo.promotion_history, checked.config):
+            print(line, file=sys.stderr)
     if checked.has_errors:
         print("mlopsc: nothing written: fix the errors above", file=sys.stderr)
         return exit_code(checked.diagnostics)

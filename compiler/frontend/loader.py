@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import codes
 from ..diagnostics import Diagnostic, Position
+from ..middle.promotion import PromotionHistory, read_history
 from .evidence import EvidenceFile, load_evidence
 from .models import API_VERSION, MLProject, Repository
 from .yaml_source import SourceDocument, load_yaml
@@ -47,6 +48,8 @@ class LoadedRepository:
     broken_keys: set[str] = field(default_factory=set)
     # Every evidence file a release or canary names, keyed by the path as written in the spec.
     evidence: dict[str, EvidenceFile] = field(default_factory=dict)
+    # What earlier compiles recorded as pinned (generated/promotion/history.json), if trusted.
+    promotion_history: PromotionHistory = field(default_factory=lambda: PromotionHistory(""))
 
 
 class UsageError(Exception):
@@ -63,7 +66,7 @@ def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
 
 
 def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
-                    only_files: set[str] | None = None) -> LoadedRepository:
+                    only_files: set[str] | None = None, out_dir: str = "generated") -> LoadedRepository:
     diagnostics: list[Diagnostic] = []
     config, config_doc = _load_config(root, config_file, diagnostics)
     repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics)
@@ -81,6 +84,7 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
         for path in release_evidence_paths(project):
             if path not in repo.evidence:
                 repo.evidence[path] = load_evidence(root, path)
+    repo.promotion_history = read_history(root / out_dir, out_dir)
     return repo
 
 

@@ -1,0 +1,121 @@
+"""Model cards: one Markdown page per project (generated/model-cards/<team>/<project>.md), outside
+every synced path. Owners, sources with versions, code commits, gates, and per serving environment
+the pinned release and canary, their evidence against each gate and where they came from.
+
+The card is built as plain data here (sorted, so it is deterministic) and laid out by the Jinja2
+template `templates/model_card.md.j2`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jinja2
+
+from ..frontend.loader import LoadedProject
+from ..middle import promotion
+from ..middle.check import CheckedRepository
+from ..middle.rules.evidence import format_value, release_gates
+from . import Document
+from .layout import model_card_path
+
+
+def cell(value: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("compiler.backends", "templates"),
+                             autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["cell"] = cell
+    return env.get_template("model_card.md.j2")
+
+
+def emit(checked: CheckedRepository) -> list[Document]:
+    pins = promotion.current_pins(checked.projects)
+    history = promotion.extend(checked.repo.promotion_history.entries, pins, checked.config)
+    documents = []
+    for project in checked.projects:
+        meta = project.model.metadata
+        card = card_context(checked, project, history)
+        documents.append(Document(model_card_path(meta.team, meta.name), _template().render(card=card),
+                                  "text", owner=project.key))
+    return documents
+
+
+def card_context(checked: CheckedRepository, project: LoadedProject,
+                 history: list[promotion.HistoryEntry]) -> dict:
+    meta, spec = project.model.metadata, project.model.spec
+    code = []
+    for kind, section in (("step", spec.steps), ("evaluation", spec.evaluations)):
+        for name, item in sorted(section.items()):
+            code.append({"name": name, "kind": kind, "repo": item.code.repo, "commit": item.code.commit,
+                         "path": item.code.path, "image": item.image})
+    return {
+        "key": project.key, "team": meta.team, "description": meta.description,
+        "owners": sorted(meta.owners), "spec_file": project.path, "schedule": spec.schedule,
+        "sources": [{"name": n, "uri": s.uri, "version": str(s.version), "format": s.format, "pii": s.pii}
+                    for n, s in sorted(spec.sources.items())],
+        "code": code,
+        "evaluations": [{"name": n, "model": e.model, "metrics": sorted(e.metrics), "gates": list(e.gates)}
+                        for n, e in sorted(spec.evaluations.items())],
+        "serving": [_serving(checked, project, name, history) for name in sorted(spec.serving)],
+    }
+
+
+def _serving(checked: CheckedRepository, project: LoadedProject, name: str,
+             history: list[promotion.HistoryEntry]) -> dict:
+    target = project.model.spec.serving[name]
+    ours = [e for e in history if (e.project, e.serving) == (project.key, name)]
+    if target.runtime.kserve is not None:
+        runtime = f"KServe (model format `{target.runtime.kserve.format}`)"
+    else:
+        runtime = f"a container (`{target.runtime.container.image}`)"
+    environments = []
+    # Environments in mlopsc.yaml's order, which is the order of promotion.
+    for env, env_config in checked.config.environments.items():
+        se = target.environments.get(env)
+        if se is None:
+            continue
+        releases = []
+        if se.release is not None:
+            releases.append(_release(checked, project, target, "release", se.release, None, env,
+                                     env_config.promotesFrom, ours))
+        if se.canary is not None:
+            releases.append(_release(checked, project, target, "canary", se.canary.release,
+                                     se.canary.percent, env, env_config.promotesFrom, ours))
+        environments.append({"name": env, "promotes_from": env_config.promotesFrom, "releases": releases})
+    return {"name": name, "model": target.model, "runtime": runtime, "gates": list(target.gates),
+            "environments": environments,
+            "history": [{"seq": e.seq, "environment": e.environment, "role": e.role, "digest": e.digest,
+                         "evidence": e.evidence} for e in reversed(ours)]}
+
+
+def _release(checked, project, target, role, release, percent, env, source, ours) -> dict:
+    record = checked.repo.evidence[release.evidence].record  # compile stops before this without it
+    checks = []
+    for evaluation, gate in release_gates(project, target):
+        value = record.metrics[gate.metric]
+        checks.append({"evaluation": evaluation, "gate": str(gate), "value": format_value(value),
+                       "verdict": "pass" if gate.passes(value) else "FAIL"})
+    gated = {gate.metric for _, gate in release_gates(project, target)}
+    other = [(k, format_value(v)) for k, v in sorted(record.metrics.items()) if k not in gated]
+    return {"role": role, "percent": percent, "uri": release.uri, "digest": release.digest,
+            "evidence": release.evidence, "run": record.lineage.run,
+            "pipeline_version": record.lineage.pipelineVersion, "checks": checks, "other_metrics": other,
+            "origin": _origin(ours, env, source, release.digest, record)}
+
+
+def _origin(ours: list[promotion.HistoryEntry], env: str, source: str | None, digest: str, record) -> str:
+    here = next(e for e in ours if e.environment == env and e.digest == digest)
+    text = f"pinned in {env} since promotion #{here.seq}"
+    if source is not None:
+        before = next((e for e in ours if e.environment == source and e.digest == digest), None)
+        if before is not None:
+            return f"{text}, promoted from {source}, which pinned it as {before.role} in promotion #{before.seq}"
+        return f"{text}, promoted from {source}"
+    run = f"pipeline run `{record.lineage.run}`" if record.lineage.run else "the pipeline"
+    return f"{text}, released by {run}"
