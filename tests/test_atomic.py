@@ -106,10 +106,10 @@ def test_kill_at_any_point_leaves_the_old_tree_or_the_new_one(two_states):
             time.sleep(0.0002)
         while not staging.exists() and proc.poll() is None:
             time.sleep(0.0002)
-        assert proc.returncode is None, f"compile ended before writing: {proc.stderr.read()!r}"
-        time.sleep(window * 1.3 * i / (kills - 1))  # from the first file staged to past the swap
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+        if proc.returncode is None:  # else a busy machine let it finish before we looked
+            time.sleep(window * 1.3 * i / (kills - 1))  # from the first file staged to past the swap
+            proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=60) in (0, -signal.SIGKILL), proc.stderr.read().decode()
         after = snapshot(out)
         assert after in (trees[state], trees[target]), f"kill {i}: generated/ is neither tree"
         outcome = "old" if after == trees[state] else "new"
