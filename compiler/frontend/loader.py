@@ -6,6 +6,7 @@ Everything after this stage works on `LoadedRepository`; nothing after it reads 
 from __future__ import annotations
 
 import difflib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,19 +157,24 @@ def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str
 
 
 def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type[BaseModel]) -> list[Diagnostic]:
-    """Pydantic errors → positioned diagnostics. Union members fail separately; report each
-    place once."""
+    """Pydantic errors → positioned diagnostics, one per place, in the spec's words."""
     by_place: dict[tuple, list[dict]] = {}
     for err in exc.errors(include_url=False):
-        data_path = _data_path(doc.data, err["loc"], err["type"] == "missing")
+        data_path = _data_path(doc.data, err["loc"], err["type"] in ("extra_forbidden", "missing"))
         by_place.setdefault((err["type"] in ("extra_forbidden", "missing"), data_path), []).append(err)
+    # A union (an env value: a {secret, key} mapping or a literal) fails once per member. When the
+    # value has the shape of one member and fails inside it, only those inner errors matter.
+    deeper = {path[:i] for (_, path) in by_place for i in range(len(path))}
     result = []
-    for (_, data_path), errors in by_place.items():
+    for (structural, data_path), errors in by_place.items():
         first = errors[0]
-        field_name = ".".join(str(p) for p in data_path) or "document"
+        if not structural and data_path in deeper and all(e["type"] in _TYPE_WORDS for e in errors):
+            continue
         if first["type"] == "extra_forbidden":
             allowed = sorted(_fields_at(model_cls, data_path[:-1]))
             hint = did_you_mean(str(data_path[-1]), allowed)
+            if not hint and allowed:
+                hint = f" (fields here: {', '.join(allowed)})"
             message = f"unknown field `{data_path[-1]}` in {_describe(data_path[:-1])}{hint}"
             result.append(codes.UNKNOWN_FIELD.at(doc.key_position(data_path), message))
         elif first["type"] == "missing":
@@ -178,22 +184,56 @@ def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type
                                                  else doc.position(()), message))
         else:
             value = _value_at(doc.data, data_path)
-            reasons = sorted({_reason(e) for e in errors})
-            message = f"`{field_name}`: {' or '.join(reasons)}; got {_show(value)}"
-            if first["type"] == "literal_error" and isinstance(value, str):
-                options = [str(o) for o in (first.get("ctx") or {}).get("expected", "").replace("'", "").replace(" or ", ", ").split(", ") if o]
-                message += did_you_mean(value, options)
-            result.append(codes.WRONG_TYPE.at(doc.position(data_path), message))
+            result.append(codes.WRONG_TYPE.at(doc.position(data_path),
+                                              _wrong_value(_describe(data_path), value, errors)))
     return result
+
+
+# Pydantic's type errors, as what the spec expected instead.
+_TYPE_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+    "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+    "model_attributes_type": "a mapping", "none_required": "null", "literal_error": "",
+}
+
+
+def _wrong_value(where: str, value: Any, errors: list[dict]) -> str:
+    expected: list[str] = []
+    for err in errors:
+        if err["type"] == "literal_error":
+            options = _literal_options(err)
+            expected.append("one of " + ", ".join(f"`{o}`" for o in options))
+        elif err["type"] in _TYPE_WORDS:
+            expected.append(_TYPE_WORDS[err["type"]])
+    if "a number" in expected and "an integer" in expected:
+        expected.remove("an integer")  # a number covers it
+    if expected:
+        wanted = sorted(set(expected), key=expected.index)
+        message = f"{where} must be {' or '.join(wanted)}; got {_show(value)}"
+    else:  # a constraint on a value of the right type (a range, a minimum length)
+        message = f"{where}: {'; '.join(sorted({_reason(e) for e in errors}))}; got {_show(value)}"
+    literal = next((e for e in errors if e["type"] == "literal_error"), None)
+    if literal is not None and isinstance(value, str):
+        message += did_you_mean(value, _literal_options(literal))
+    return message
+
+
+def _literal_options(err: dict) -> list[str]:
+    expected = (err.get("ctx") or {}).get("expected", "")
+    return [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(", ") if o.strip()]
 
 
 def _reason(err: dict) -> str:
     msg = err["msg"]
+    msg = msg.replace("Input should", "should").replace("after validation, ", "")
     return msg[0].lower() + msg[1:] if msg else err["type"]
 
 
-def _data_path(data: Any, loc: tuple, missing: bool) -> tuple:
-    """Keep the loc elements that index into the data (drop union-member tags)."""
+def _data_path(data: Any, loc: tuple, structural: bool) -> tuple:
+    """Keep the loc elements that index into the data (drop union-member tags); for a missing or
+    unknown field (`structural`), the field's name ends the path."""
     path: list = []
     node = data
     for i, part in enumerate(loc):
@@ -203,7 +243,7 @@ def _data_path(data: Any, loc: tuple, missing: bool) -> tuple:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(part)
-        elif (missing or isinstance(node, dict)) and i == len(loc) - 1 and isinstance(part, str):
+        elif structural and i == len(loc) - 1 and isinstance(part, str):
             path.append(part)  # the missing or unknown key itself
     return tuple(path)
 
@@ -243,8 +283,11 @@ def _descend(ann: Any, part: Any) -> Any:
 
 
 def _as_model(ann: Any) -> type[BaseModel] | None:
+    """The model class of an annotation: the class itself, or the model member of a union."""
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
+    if typing.get_origin(ann) not in (typing.Union, types.UnionType):
+        return None
     for arg in typing.get_args(ann):
         if isinstance(arg, type) and issubclass(arg, BaseModel):
             return arg
@@ -258,8 +301,11 @@ def _describe(path: tuple) -> str:
 
 
 def _show(value: Any) -> str:
+    """A value as the user wrote it in YAML (`null`, `true`), not as Python shows it."""
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -25,43 +25,71 @@ ParamValue = Union[StrictBool, StrictInt, float, str, list, dict, None]
 
 
 class _Spec(BaseModel):
-    """Closed models: an unknown field is an error (S001), never silently ignored."""
+    """Closed models: an unknown field is an error (S001), never silently ignored. Strict types:
+    `"20"` is not a number and `"yes"` not a boolean (YAML already reads `20` and `true` right).
+    Attribute docstrings become the JSON Schema descriptions editors show (`mlopsc schema`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True,
+                              use_attribute_docstrings=True)
 
 
 # ---------------------------------------------------------------------------------- Repository
 class GitOps(_Spec):
+    """Where Argo CD finds this repository."""
+
     repoURL: str = "https://git.example.com/ml/platform.git"
+    """Git URL of this repository, as Argo CD clones it."""
     targetRevision: str = "main"
+    """Branch (or tag) Argo CD syncs generated/ from."""
     argocdNamespace: str = "argocd"
+    """Namespace Argo CD runs in; Applications and AppProjects are created there."""
 
 
 class Kubeflow(_Spec):
+    """Kubeflow Pipelines settings."""
+
     pipelineRoot: str = "s3://mlopsc-pipelines"
-    namespace: str | None = None  # default: the team's Kubeflow profile namespace, `<team>`
+    """Artifact root of pipeline runs, e.g. `s3://ml-artifacts/pipelines`."""
+    namespace: str | None = None
+    """Namespace of the Pipeline objects; default: the team's Kubeflow profile namespace, `<team>`."""
     releaseImage: str = DEFAULT_RELEASE_IMAGE
+    """Image (with mlopsc installed) that runs each pipeline's release task."""
 
 
 class Environment(_Spec):
+    """A deployment environment; promotion goes down the list."""
+
     cluster: str = IN_CLUSTER
+    """API server URL Argo CD deploys this environment to."""
     promotesFrom: str | None = None
+    """The environment whose pinned models this one may release (e.g. production promotes from staging)."""
 
 
 class Team(_Spec):
+    """A team that may own projects under specs/<team>/."""
+
     owners: list[str] = Field(default_factory=list)
+    """Who to notify about the team's projects (emails)."""
     description: str | None = None
+    """What the team does."""
 
 
 class Policy(_Spec):
-    allowedRegistries: list[str] = Field(default_factory=list)  # empty: any registry
+    """Supply-chain policy for every image a spec names."""
+
+    allowedRegistries: list[str] = Field(default_factory=list)
+    """Registries images may come from, e.g. `registry.example.com`; empty: any."""
     requireDigests: bool = True
+    """Images must be pinned as `<repo>@sha256:<64 hex>`."""
 
 
 class KServeSettings(_Spec):
+    """How KServe serves the models."""
+
     deploymentMode: Literal["Standard", "Knative"] = "Standard"
-    # Namespace of the ingress gateway allowed to reach serving pods (NetworkPolicy).
+    """`Standard` (Deployment + HPA, the default) or `Knative` (serverless, scale to zero)."""
     ingressNamespace: str = "istio-system"
+    """Namespace of the ingress gateway allowed to reach serving pods (NetworkPolicy)."""
 
 
 def _default_environments() -> dict[str, Environment]:
@@ -69,49 +97,87 @@ def _default_environments() -> dict[str, Environment]:
 
 
 class Repository(_Spec):
+    """mlopsc.yaml: the platform settings of this repository."""
+
     apiVersion: Literal["mlopsc.dev/v1"] = API_VERSION
+    """Always `mlopsc.dev/v1`."""
     kind: Literal["Repository"] = "Repository"
+    """Always `Repository`."""
     gitops: GitOps = Field(default_factory=GitOps)
+    """Where Argo CD finds this repository."""
     kubeflow: Kubeflow = Field(default_factory=Kubeflow)
+    """Kubeflow Pipelines settings."""
     environments: dict[str, Environment] = Field(default_factory=_default_environments)
+    """Environments in promotion order; default: staging, then production promoting from staging."""
     # None means "no mlopsc.yaml teams list": any team may own projects.
     teams: dict[str, Team] | None = None
+    """The only teams that may own projects (specs/<team>/); unset: any team."""
     policy: Policy = Field(default_factory=Policy)
+    """Image registry and pinning policy."""
     kserve: KServeSettings = Field(default_factory=KServeSettings)
+    """KServe settings."""
 
 
 # ----------------------------------------------------------------------------------- MLProject
 class Metadata(_Spec):
+    """Who owns the project and what it is."""
+
     name: str
+    """Project name: a DNS-1123 label, the same as the file name, e.g. `fraud-detection`."""
     team: str
+    """Owning team: the folder the spec lives in (specs/<team>/) and a team of mlopsc.yaml."""
     owners: list[str] = Field(default_factory=list)
+    """Who answers for the project (emails); notified about changes that affect it."""
     description: str | None = None
+    """One sentence on what the model does."""
 
 
 class Source(_Spec):
+    """Data the project reads, at a pinned version."""
+
     uri: str
+    """Where the data is: s3://, gs://, abfss://, hdfs://, https://, pvc://, or bq:// and table:// for tables."""
     version: str | StrictInt | float
+    """The exact snapshot read: a snapshot id (e.g. `2026-11-01`), `sha256:<64 hex>` or `git:<40 hex>`; never `latest`."""
     format: str | None = None
+    """Data format, e.g. `parquet`."""
     pii: bool = False
+    """The data holds personal information."""
     description: str | None = None
+    """What the data is."""
 
 
 class Code(_Spec):
+    """The code an image runs, named by its exact commit."""
+
     repo: str
+    """Git URL of the code."""
     commit: str
+    """Full 40-hex commit id the image was built from."""
     path: str = "."
+    """Directory of the code within the repository."""
 
 
 class SecretRef(_Spec):
+    """A value read from a Kubernetes Secret at run time; never written into Git."""
+
     secret: str
+    """Name of the Secret in the team's namespace."""
     key: str
+    """Key within the Secret."""
 
 
 class Resources(_Spec):
+    """Compute for one container (Kubernetes quantities)."""
+
     cpu: Quantity | None = None
+    """CPU cores, e.g. `4` or `500m`."""
     memory: Quantity | None = None
+    """Memory, e.g. `16Gi`."""
     gpu: StrictInt | None = Field(default=None, ge=0)
+    """Number of GPUs."""
     gpuType: str | None = None
+    """GPU model (accelerator type), e.g. `nvidia-l4`; needs `gpu`."""
 
 
 EnvValue = Union[SecretRef, str, StrictInt, float, bool]
@@ -119,99 +185,180 @@ EnvValue = Union[SecretRef, str, StrictInt, float, bool]
 
 class _Container(_Spec):
     image: str
+    """Container image, pinned by digest: `registry.example.com/team/train@sha256:<64 hex>`."""
     code: Code
+    """The code the image runs: lineage names the exact commit."""
     command: list[str] = Field(default_factory=list)
+    """Entrypoint, e.g. `[python, -m, fraud.train]`."""
     args: list[str] | None = None
+    """Arguments; `${inputs.<n>}`, `${outputs.<n>}` and `${params.<n>}` stand for paths and values. Unset: every input, output and param is passed as `--<name> <value>`."""
     resources: Resources | None = None
+    """CPU, memory and GPUs for the task."""
     retries: StrictInt = Field(default=0, ge=0, le=10)
+    """How often a failed task is retried (0-10)."""
     cache: bool = True
+    """Reuse the outputs of an identical earlier run."""
     timeout: str | None = None
+    """Maximum run time, e.g. `90s`, `30m`, `4h` or `1h30m`."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Environment variables: a literal, or `{secret: <name>, key: <key>}` for anything secret."""
 
 
 class Step(_Container):
+    """Training code: a task of the project's pipeline."""
+
     inputs: dict[str, str] = Field(default_factory=dict)
+    """Inputs by name: `sources.<s>`, `steps.<st>.outputs.<o>` or `<team>/<project>:<ref>`."""
     outputs: dict[str, ArtifactType] = Field(default_factory=dict)
+    """Artifacts the step writes, by name: `dataset`, `model` or `metrics`."""
     params: dict[str, ParamValue] = Field(default_factory=dict)
+    """Parameters by name: a scalar, list or mapping."""
 
 
 class Evaluation(_Container):
+    """Evaluation code and the gates a model must pass to be released."""
+
     model: str
+    """The model evaluated, e.g. `steps.train.outputs.model`."""
     inputs: dict[str, str] = Field(default_factory=dict)
+    """Other inputs by name (test data, labels), as references."""
     params: dict[str, ParamValue] = Field(default_factory=dict)
+    """Parameters by name: a scalar, list or mapping."""
     metrics: list[str] = Field(min_length=1)
+    """Metrics the evaluation reports, e.g. `[auc, p95_latency_ms]`."""
     gates: list[str] = Field(default_factory=list)
+    """Conditions for release: `<metric> <op> <number>`, op one of >= > <= < == !=, e.g. `auc >= 0.92`."""
 
 
 class Release(_Spec):
+    """A blessed model, pinned by digest, with the evidence that it passed its gates."""
+
     uri: str
+    """Where the model is stored, e.g. `s3://models/fraud/run-0142/`."""
     digest: str
+    """Content digest of the model: `sha256:<64 hex>`."""
     evidence: str
+    """Evidence file the release task wrote, relative to the repository root."""
 
 
 class Canary(_Spec):
+    """A second release that takes a share of the traffic."""
+
     release: Release
+    """The canary model."""
     percent: StrictInt | float
+    """Share of requests sent to the canary, 0-100."""
 
 
 class Replicas(_Spec):
+    """Autoscaling bounds."""
+
     min: StrictInt = Field(default=1, ge=0)
+    """Fewest replicas."""
     max: StrictInt = Field(default=1, ge=1)
+    """Most replicas."""
 
 
 class Autoscaling(_Spec):
+    """What the autoscaler watches."""
+
     metric: Literal["cpu", "memory", "concurrency", "rps"] = "cpu"
+    """`cpu` or `memory` (utilization), `concurrency` or `rps` (Knative only)."""
     target: StrictInt = 80
+    """Target per replica: a utilization percentage for cpu and memory."""
 
 
 class ServingEnvironment(_Spec):
+    """How a serving target runs in one environment."""
+
     release: Release | None = None
+    """The model served; unset: nothing is deployed yet."""
     canary: Canary | None = None
+    """A canary release beside the main one."""
     replicas: Replicas = Field(default_factory=Replicas)
+    """Fewest and most replicas."""
     autoscaling: Autoscaling | None = None
+    """Autoscaling metric and target; default: cpu at 80%."""
     resources: Resources | None = None
+    """CPU and memory per replica."""
 
 
 class KServeRuntime(_Spec):
+    """Serve with a KServe model server."""
+
     format: KServeFormat
+    """Model format; KServe picks the serving runtime for it."""
     version: str | None = None
-    runtime: str | None = None  # a ServingRuntime name, when the format has several
+    """Model format version, e.g. `2` for xgboost 2."""
+    runtime: str | None = None
+    """A ServingRuntime name, when several serve the format."""
     protocolVersion: Literal["v1", "v2", "grpc-v2"] | None = None
+    """Inference protocol."""
 
 
 class ContainerRuntime(_Spec):
+    """Serve with your own HTTP server image (Deployment, Service and HPA)."""
+
     image: str
+    """Server image, pinned by digest."""
     port: StrictInt = Field(default=8080, ge=1, le=65535)
+    """Port the server listens on."""
     command: list[str] = Field(default_factory=list)
+    """Entrypoint."""
     args: list[str] = Field(default_factory=list)
+    """Arguments."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
+    """Environment variables: a literal, or `{secret: <name>, key: <key>}`."""
 
 
 class Runtime(_Spec):
+    """Exactly one of `kserve` or `container`."""
+
     kserve: KServeRuntime | None = None
+    """A KServe model server for a standard format."""
     container: ContainerRuntime | None = None
+    """Your own server image."""
 
 
 class ServingTarget(_Spec):
+    """An online endpoint serving one model."""
+
     model: str
+    """The model served, e.g. `steps.train.outputs.model`."""
     gates: list[str] = Field(default_factory=list)
+    """Evaluations whose gates every release must pass; required for environments with promotesFrom."""
     runtime: Runtime
+    """How the model is served."""
     environments: dict[str, ServingEnvironment] = Field(default_factory=dict)
+    """Per environment of mlopsc.yaml: the release, replicas and resources."""
 
 
 class ProjectSpec(_Spec):
+    """What the project reads, trains, evaluates and serves."""
+
     sources: dict[str, Source] = Field(default_factory=dict)
+    """Data the project reads, by name."""
     steps: dict[str, Step] = Field(default_factory=dict)
+    """Training steps, by name: a DAG through their inputs."""
     evaluations: dict[str, Evaluation] = Field(default_factory=dict)
+    """Evaluations with their gates, by name."""
     serving: dict[str, ServingTarget] = Field(default_factory=dict)
+    """Serving targets, by name."""
     schedule: str | None = None
+    """Retraining schedule: a 5-field cron expression, e.g. `0 3 * * 1`."""
 
 
 class MLProject(_Spec):
+    """specs/<team>/<project>.yaml: one ML project."""
+
     apiVersion: Literal["mlopsc.dev/v1"]
+    """Always `mlopsc.dev/v1`."""
     kind: Literal["MLProject"]
+    """Always `MLProject`."""
     metadata: Metadata
+    """Name, team and owners."""
     spec: ProjectSpec
+    """Sources, steps, evaluations, serving targets and schedule."""
 
     @property
     def key(self) -> str:

@@ -3,8 +3,15 @@
 PyYAML's composer gives nodes with marks; we build plain Python data from them ourselves, so that
 each value's path (e.g. ('spec', 'steps', 'train', 'image')) maps to its line and column. The
 schema and rule stages then turn any problem found at a path into a diagnostic at the exact spot.
-Only the YAML 1.1 core tags are accepted (the same set as yaml.safe_load); dates stay strings,
-because a source version `2026-11-01` is an identifier, not a calendar date.
+
+What is read, and why:
+- Only the YAML 1.1 core tags (the same set as yaml.safe_load); any other tag is an error.
+- Dates stay strings: a source version `2026-11-01` is an identifier, not a calendar date.
+- Mapping keys are always strings, exactly as written: every key in the language is a name, so
+  `1:` is the name "1" and `on:` is "on" (YAML 1.1 would make them an int and a boolean).
+- Anchors, aliases and `<<` merges work, but an alias may not expand the document beyond a budget
+  proportional to its text (the "billion laughs" file), and nesting is limited, because libyaml's
+  composer recurses in C and would crash on a few ten thousand levels.
 """
 
 from __future__ import annotations
@@ -31,6 +38,17 @@ _SCALAR_CONSTRUCTORS = {
     "tag:yaml.org,2002:timestamp": lambda c, n: n.value,
 }
 _MERGE = "tag:yaml.org,2002:merge"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+# Specs nest about ten levels deep; params a few more. Far below what would exhaust a stack.
+MAX_DEPTH = 100
+# Every collection needs at least one of these characters, so their count bounds the nesting.
+_NESTING_CHARS = "[{-:?"
+# libyaml's composer survives 20,000 levels on a default stack; stay well below that.
+_SAFE_FOR_COMPOSER = 5_000
+# Nodes built beyond one per character of text can only come from aliases expanding.
+_ALIAS_SLACK = 10_000
 
 Path_ = tuple  # a path into the data: str keys and int indices
 
@@ -69,56 +87,110 @@ def load_yaml(raw: bytes, path: str) -> tuple[SourceDocument, list[Diagnostic]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
         return doc, [codes.NOT_UTF8.at(Position(path, line, column),
                                        f"file is not UTF-8 (byte 0x{raw[exc.start]:02x} cannot be decoded)")]
     try:
+        too_deep = _too_deep(text) if _nesting_bound(text) > _SAFE_FOR_COMPOSER else None
+        if too_deep is not None:
+            return doc, [codes.UNSAFE_YAML.at(Position(path, *too_deep),
+                                              f"nested more than {MAX_DEPTH} levels deep")]
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        if "tab" in problem or (mark is not None and _char_at(text, mark.index) == "\t"):
+            problem += " (YAML indents with spaces, never tabs)"
         return doc, [codes.YAML_SYNTAX.at(pos, problem)]
-    except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
+    except yaml.reader.ReaderError as exc:
+        return doc, [codes.YAML_SYNTAX.at(_reader_position(path, text, exc),
+                                          f"{exc.reason} (character 0x{exc.character:x})"
+                                          if isinstance(exc.character, int) else str(exc.reason))]
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is one of the above
         return doc, [codes.YAML_SYNTAX.at(Position(path), str(exc).splitlines()[0])]
     if len(nodes) > 1:
         second = nodes[1].start_mark
         return doc, [codes.MULTIPLE_DOCUMENTS.at(
             Position(path, second.line + 1, second.column + 1),
-            f"found {len(nodes)} YAML documents; a spec file holds exactly one")]
+            f"found {len(nodes)} YAML documents; a spec file holds exactly one (remove the `---`)")]
     if not nodes:
         doc.value_positions[()] = (1, 1)
         return doc, []
-    builder = _Builder(doc)
+    builder = _Builder(doc, budget=len(text) + _ALIAS_SLACK)
     doc.data = builder.build(nodes[0], ())
     return doc, builder.diagnostics
 
 
+def _char_at(text: str, index: int) -> str:
+    return text[index] if 0 <= index < len(text) else ""
+
+
+def _nesting_bound(text: str) -> int:
+    return sum(text.count(c) for c in _NESTING_CHARS)
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where the nesting first exceeds MAX_DEPTH, found with libyaml's (non-recursive) parser."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark.line + 1, event.start_mark.column + 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _reader_position(path: str, text: str, exc: yaml.reader.ReaderError) -> Position:
+    # libyaml reports the offset in the UTF-8 encoding of the text.
+    raw = text.encode("utf-8", "surrogatepass")
+    offset = min(max(exc.position, 0), len(raw))
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", "replace")) + 1
+    return Position(path, raw.count(b"\n", 0, offset) + 1, column)
+
+
 class _Builder:
-    def __init__(self, doc: SourceDocument) -> None:
+    def __init__(self, doc: SourceDocument, budget: int) -> None:
         self.doc = doc
         self.diagnostics: list[Diagnostic] = []
         self._constructor = yaml.constructor.SafeConstructor()
         self._active: set[int] = set()  # guards against recursive aliases
+        self._budget = budget
+        self._exhausted = False
 
     def _pos(self, node: yaml.Node) -> tuple[int, int]:
         return node.start_mark.line + 1, node.start_mark.column + 1
 
+    def _report(self, code: codes.Code, node: yaml.Node, message: str) -> None:
+        self.diagnostics.append(code.at(Position(self.doc.path, *self._pos(node)), message))
+
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.doc.value_positions.setdefault(path, self._pos(node))
+        self._budget -= 1
+        if self._budget < 0:
+            if not self._exhausted:
+                self._exhausted = True
+                self._report(codes.UNSAFE_YAML, node, "aliases expand this document far beyond "
+                                                      "its text; write the data out instead")
+            return None
+        if len(path) > MAX_DEPTH:
+            self._report(codes.UNSAFE_YAML, node, f"nested more than {MAX_DEPTH} levels deep")
+            return None
         if id(node) in self._active:
-            self.diagnostics.append(codes.UNSAFE_YAML.at(Position(self.doc.path, *self._pos(node)),
-                                                         "recursive alias"))
+            self._report(codes.UNSAFE_YAML, node, "recursive alias: a collection contains itself")
             return None
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                if node.tag != "tag:yaml.org,2002:seq":
+                if node.tag != _SEQ:
                     self._bad_tag(node)
                 return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-            if node.tag != "tag:yaml.org,2002:map":
+            if node.tag != _MAP:
                 self._bad_tag(node)
             return self._mapping(node, path)
         finally:
@@ -135,27 +207,57 @@ class _Builder:
             return node.value
 
     def _bad_tag(self, node: yaml.Node) -> None:
-        self.diagnostics.append(codes.UNSAFE_YAML.at(Position(self.doc.path, *self._pos(node)),
-                                                     f"tag {node.tag!r} is not allowed"))
+        self._report(codes.UNSAFE_YAML, node, f"tag `{node.tag}` is not allowed: only plain YAML "
+                                              f"(mappings, lists, strings, numbers, booleans) is read")
+
+    def _key(self, node: yaml.Node) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self._report(codes.WRONG_TYPE, node, "a mapping key must be a plain name, not a "
+                                                 + ("list" if isinstance(node, yaml.SequenceNode) else "mapping"))
+            return None
+        if node.tag not in _SCALAR_CONSTRUCTORS:
+            self._bad_tag(node)
+            return None
+        return node.value
+
+    def _pairs(self, node: yaml.MappingNode) -> tuple[list, list]:
+        """The mapping's own (key, value) nodes and, after them, those merged in with `<<`
+        (own keys win, earlier merges win over later ones, as YAML's merge key specifies)."""
+        own, merged = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                own.append((key_node, value_node))
+                continue
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    self._report(codes.YAML_SYNTAX, source, "`<<` merges a mapping or a list of mappings")
+                elif id(source) in self._active:
+                    self._report(codes.UNSAFE_YAML, source, "recursive alias: a mapping merges itself")
+                else:
+                    self._active.add(id(source))
+                    try:
+                        inner_own, inner_merged = self._pairs(source)
+                    finally:
+                        self._active.discard(id(source))
+                    merged.extend(inner_own + inner_merged)
+        return own, merged
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
         result: dict = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged = self.build(value_node, path + ("<<",))
-                for part in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(part, dict):
-                        for k, v in part.items():
-                            result.setdefault(k, v)
+        own, merged = self._pairs(node)
+        first_seen: dict[str, int] = {}
+        for index, (key_node, value_node) in enumerate(own + merged):
+            key = self._key(key_node)
+            if key is None:
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.diagnostics.append(codes.WRONG_TYPE.at(
-                    Position(self.doc.path, *self._pos(key_node)), "mapping keys must be plain scalars"))
-                continue
-            key = self._scalar(key_node)
             if key in result:
-                self.diagnostics.append(codes.DUPLICATE_KEY.at(
-                    Position(self.doc.path, *self._pos(key_node)), f"duplicate key {key!r}"))
+                if index < len(own):
+                    self._report(codes.DUPLICATE_KEY, key_node,
+                                 f"duplicate key `{key}` (first on line {first_seen[key]}); YAML would "
+                                 f"silently keep only the last value")
+                continue
+            first_seen[key] = key_node.start_mark.line + 1
             child = path + (key,)
             self.doc.key_positions[child] = self._pos(key_node)
             self.doc.value_positions[child] = self._pos(value_node)
