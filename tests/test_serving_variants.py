@@ -125,3 +125,50 @@ def test_variant_compiles_without_errors_and_emits_serving_objects(name):
     assert not checked.has_errors
     serving = [p for p in objects if p.startswith("deploy/serving/")]
     assert serving, f"{name}: nothing under deploy/serving/"
+
+
+def minimal_project(team: str, name: str, serving: str = "api", runtime: str = "container") -> str:
+    """A small valid MLProject (one step, one gated evaluation, one serving target, no release)."""
+    image = "registry.example.com/{team}/{part}@" + digest(f"{team}/{name}/{{part}}")
+    runtime_yaml = ("container: {image: " + image.format(team=team, part="serve") + ", port: 8080}"
+                    if runtime == "container" else "kserve: {format: sklearn}")
+    return f"""apiVersion: mlopsc.dev/v1
+kind: MLProject
+metadata: {{name: {name}, team: {team}, owners: [{team}@example.com]}}
+spec:
+  sources:
+    events: {{uri: s3://{team}-lake/events/, version: "2026-11-01"}}
+  steps:
+    train:
+      image: {image.format(team=team, part="train")}
+      code: {{repo: https://git.example.com/{team}/{name}.git, commit: {"a" * 40}}}
+      inputs: {{events: sources.events}}
+      outputs: {{model: model}}
+  evaluations:
+    check:
+      model: steps.train.outputs.model
+      image: {image.format(team=team, part="eval")}
+      code: {{repo: https://git.example.com/{team}/{name}.git, commit: {"b" * 40}}}
+      metrics: [auc]
+      gates: ["auc >= 0.5"]
+  serving:
+    {serving}:
+      model: steps.train.outputs.model
+      gates: [check]
+      runtime: {{{runtime_yaml}}}
+"""
+
+
+def add_project(root: Path, team: str, name: str, **kwargs) -> Path:
+    path = root / "specs" / team / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(minimal_project(team, name, **kwargs), encoding="utf-8")
+    return path
+
+
+def test_minimal_project_is_valid(example_repo):
+    from conftest import run_mlopsc
+
+    add_project(example_repo, "growth", "churn")
+    result = run_mlopsc("validate", cwd=example_repo)
+    assert result.code == 0, result.out + result.err
