@@ -108,8 +108,8 @@ EVIDENCE_OTHER_TARGET = _code("E002", "evidence-other-target", "The evidence fil
 EVIDENCE_MODEL_MISMATCH = _code("E003", "evidence-model-mismatch", "The evidence's model uri or digest differs from the release's.")
 EVIDENCE_METRIC_MISSING = _code("E004", "evidence-metric-missing", "A gated metric is absent from the evidence.")
 GATE_FAILED = _code("E005", "gate-failed", "The evidence does not pass a gate: the model may not be released.")
-NOT_PROMOTED = _code("E006", "not-promoted", "An environment with promotesFrom pins a digest its source environment never pinned.")
-HISTORY_TAMPERED = _code("E007", "history-tampered", "The promotion history in generated/ lost entries it had recorded; it only grows.")
+NOT_PROMOTED = _code("E006", "not-promoted", "An environment with promotesFrom pins (as release or canary) a digest its source environment neither pins now nor pinned in an earlier compile (generated/promotion/history.json).")
+HISTORY_TAMPERED = _code("E007", "history-tampered", "generated/promotion/history.json is not what mlopsc last wrote (its sha256 differs from the inventory's record, or its hash chain breaks): it was edited by hand. It only grows; until it is restored from Git it is not trusted, and only what environments pin now allows a promotion.")
 
 # Warnings
 UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)

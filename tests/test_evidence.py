@@ -190,16 +190,18 @@ def test_directory_digest_is_what_sha256sum_lists(tmp_path):
 
 def test_evidence_write_with_a_known_digest(tmp_path):
     digest = "sha256:" + "0f" * 32
-    result = run_mlopsc("evidence", "write", *PIPELINE_ARGS, "--model-digest", digest,
-                        "--output", "out/e.json", cwd=tmp_path)
+    # Two gating evaluations declaring the same metric pass it twice; equal values are one metric.
+    result = run_mlopsc("evidence", "write", *PIPELINE_ARGS, "--metric", "auc=0.9470",
+                        "--model-digest", digest, "--output", "out/e.json", cwd=tmp_path)
     assert result.code == 0, result.err
-    assert json.loads((tmp_path / "out/e.json").read_text())["model"]["digest"] == digest
+    record = json.loads((tmp_path / "out/e.json").read_text())
+    assert record["model"]["digest"] == digest and record["metrics"]["auc"] == 0.947
 
 
 @pytest.mark.parametrize("bad, complaint", [
     (["--metric", "f1=high"], "not a number"),
     (["--metric", "f1=nan"], "not a finite number"),
-    (["--metric", "auc=0.9", "--metric", "auc=0.95"], "given twice"),
+    (["--metric", "auc=0.95"], "given twice with different values (0.947 and 0.95)"),
     (["--code", "train"], "not NAME=VALUE"),
     (["--model-digest", "sha256:abc"], "sha256:<64 lowercase hex>"),
 ])

@@ -80,14 +80,20 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def _metrics(values: list[str]) -> dict[str, float]:
-    result = {}
-    for name, text in _pairs(values, "--metric").items():
+    """Metrics by name. Two gating evaluations may declare the same metric, so the pipeline can
+    pass a name twice: that is fine when the values agree; evidence has room for only one."""
+    result: dict[str, float] = {}
+    for item in values:
+        name, text = next(iter(_pairs([item], "--metric").items()))
         try:
             value = float(text)
         except ValueError:
             raise UsageError(f"--metric {name}={text!r}: the value is not a number") from None
         if not math.isfinite(value):
             raise UsageError(f"--metric {name}={text!r}: the value is not a finite number")
+        if result.get(name, value) != value:
+            raise UsageError(f"--metric {name!r} is given twice with different values "
+                             f"({format(result[name], 'g')} and {text})")
         result[name] = value
     return result
 
