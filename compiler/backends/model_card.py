@@ -37,17 +37,21 @@ def _template() -> jinja2.Template:
 def emit(checked: CheckedRepository) -> list[Document]:
     pins = promotion.current_pins(checked.projects)
     history = promotion.extend(checked.repo.promotion_history.entries, pins, checked.config)
+    by_target: dict[tuple[str, str], list[promotion.HistoryEntry]] = {}
+    for entry in history:
+        by_target.setdefault((entry.project, entry.serving), []).append(entry)
     documents = []
     for project in checked.projects:
         meta = project.model.metadata
-        card = card_context(checked, project, history)
+        card = card_context(checked, project, by_target)
         documents.append(Document(model_card_path(meta.team, meta.name), _template().render(card=card),
                                   "text", owner=project.key))
     return documents
 
 
 def card_context(checked: CheckedRepository, project: LoadedProject,
-                 history: list[promotion.HistoryEntry]) -> dict:
+                 history: dict[tuple[str, str], list[promotion.HistoryEntry]]) -> dict:
+    """The card as plain data; `history`: the promotion history by (project, serving target)."""
     meta, spec = project.model.metadata, project.model.spec
     code = []
     for kind, section in (("step", spec.steps), ("evaluation", spec.evaluations)):
@@ -67,9 +71,9 @@ def card_context(checked: CheckedRepository, project: LoadedProject,
 
 
 def _serving(checked: CheckedRepository, project: LoadedProject, name: str,
-             history: list[promotion.HistoryEntry]) -> dict:
+             history: dict[tuple[str, str], list[promotion.HistoryEntry]]) -> dict:
     target = project.model.spec.serving[name]
-    ours = [e for e in history if (e.project, e.serving) == (project.key, name)]
+    ours = history.get((project.key, name), [])
     if target.runtime.kserve is not None:
         runtime = f"KServe (model format `{target.runtime.kserve.format}`)"
     else:

@@ -238,14 +238,20 @@ class Promotion:
 
 
 def promotions(pins: list[Pin], history: list[HistoryEntry], config: Repository) -> list[Promotion]:
+    pinned_now: dict[tuple, list[Pin]] = {}
+    for p in pins:
+        pinned_now.setdefault((p.project, p.serving, p.environment), []).append(p)
+    pinned_before: dict[tuple, list[HistoryEntry]] = {}
+    for e in history:
+        pinned_before.setdefault((e.project, e.serving, e.environment), []).append(e)
     result = []
     for pin in pins:
         env = config.environments.get(pin.environment)
         source = env.promotesFrom if env is not None else None
         if source is None or source not in config.environments:
             continue  # no promotion order here (unknown environments are reported as N005)
-        now = [p for p in pins if p.target == pin.target and p.environment == source]
-        before = [e for e in history if (e.project, e.serving) == pin.target and e.environment == source]
+        now = pinned_now.get((*pin.target, source), [])
+        before = pinned_before.get((*pin.target, source), [])
         basis = next((f"`{source}` pins it now as {p.role}" for p in now if p.digest == pin.digest), None)
         if basis is None:
             basis = next((f"`{source}` pinned it as {e.role} in an earlier compile (promotion history "
