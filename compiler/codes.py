@@ -45,7 +45,7 @@ YAML_SYNTAX = _code("Y001", "yaml-syntax", "The file is not valid YAML.")
 NOT_UTF8 = _code("Y002", "not-utf8", "Spec files must be UTF-8 encoded.")
 MULTIPLE_DOCUMENTS = _code("Y003", "multiple-documents", "A spec file holds exactly one YAML document.")
 DUPLICATE_KEY = _code("Y004", "duplicate-key", "A mapping repeats a key; YAML would silently keep only the last one.")
-UNSAFE_YAML = _code("Y005", "unsafe-yaml", "Tags, anchors to non-data and other non-plain YAML are not allowed; only safe YAML is read.")
+UNSAFE_YAML = _code("Y005", "unsafe-yaml", "Tags, anchors to non-data and other non-plain YAML are not allowed; only safe YAML is read (nesting and alias expansion are bounded too).")
 
 # Shape of the spec
 UNKNOWN_FIELD = _code("S001", "unknown-field", "A field the spec language does not define (often a typo: see the hint).")
@@ -57,11 +57,11 @@ INVALID_URI = _code("S006", "invalid-uri", "A URI uses a scheme the field does n
 
 # Names, teams, layout
 NOT_DNS1123 = _code("N001", "not-dns1123", "Names must be DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric.")
-DUPLICATE_NAME = _code("N002", "duplicate-name", "Two things share a name where names must be unique (a section, or a project within a team).")
+DUPLICATE_NAME = _code("N002", "duplicate-name", "Two things share a name where names must be unique (a project within a team, a step and an evaluation, the inputs, outputs, params and metrics of one task, the serving objects in a team's namespace).")
 TEAM_FOLDER_MISMATCH = _code("N003", "team-folder-mismatch", "A spec under specs/<team>/ must declare metadata.team: <team>, so code owners of the folder own the project.")
 UNKNOWN_TEAM = _code("N004", "unknown-team", "metadata.team is not one of the teams in mlopsc.yaml.")
 UNKNOWN_ENVIRONMENT = _code("N005", "unknown-environment", "A serving environment (or promotesFrom) names an environment mlopsc.yaml does not define.")
-MISPLACED_SPEC = _code("N006", "misplaced-spec", "Project specs live at specs/<team>/<project>.yaml.")
+MISPLACED_SPEC = _code("N006", "misplaced-spec", "Project specs live at specs/<team>/<project>.yaml, where <project> is metadata.name.")
 
 # References and graph
 UNRESOLVED_REFERENCE = _code("R001", "unresolved-reference", "A reference names a source, step, output, evaluation or project that does not exist.")
@@ -84,7 +84,7 @@ UNKNOWN_EVALUATION = _code("G003", "unknown-evaluation", "A serving target's gat
 GATE_OTHER_MODEL = _code("G004", "gate-other-model", "A serving target is gated by an evaluation of a different model.")
 
 # Kubernetes and serving
-CREDENTIAL_LITERAL = _code("K001", "credential-literal", "An env value that looks like a credential is written literally; reference a Secret with {secret, key}.")
+CREDENTIAL_LITERAL = _code("K001", "credential-literal", "An env variable named like a credential (*TOKEN*, *PASSWORD*, *SECRET*, *KEY*) has a literal value, or a value looks like a token or private key; reference a Secret with {secret, key}.")
 INVALID_QUANTITY = _code("K002", "invalid-quantity", "A resource value is not a valid Kubernetes quantity.")
 REPLICAS_MIN_GT_MAX = _code("K003", "replicas-min-gt-max", "replicas.min is greater than replicas.max (KServe's webhook rejects it).")
 CANARY_PERCENT = _code("K004", "canary-percent", "canary.percent must be a whole number between 0 and 100 (KServe takes an integer percentage).")

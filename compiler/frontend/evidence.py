@@ -57,8 +57,12 @@ def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
         raw = resolved.read_bytes()
     except OSError as exc:
         return EvidenceFile(rel_path, None, f"cannot be read ({exc.strerror or exc})")
+    except ValueError:  # a NUL byte in the path
+        return EvidenceFile(rel_path, None, "is not a valid file path")
     try:
         data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        return EvidenceFile(rel_path, None, "is not valid UTF-8 JSON (nested too deeply)")
     except (UnicodeDecodeError, ValueError) as exc:
         return EvidenceFile(rel_path, None, f"is not valid UTF-8 JSON ({exc})")
     try:

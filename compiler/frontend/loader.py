@@ -9,7 +9,7 @@ import difflib
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -41,6 +41,8 @@ class LoadedRepository:
     root: Path
     config: Repository
     config_doc: SourceDocument | None
+    # The specs directory relative to the root (`--specs`): spec paths are specs_dir/<team>/<name>.yaml.
+    specs_dir: str = "specs"
     projects: list[LoadedProject] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Spec files that failed to load, and the project keys they probably define: references to
@@ -70,7 +72,8 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
                     only_files: set[str] | None = None, out_dir: str = "generated") -> LoadedRepository:
     diagnostics: list[Diagnostic] = []
     config, config_doc = _load_config(root, config_file, diagnostics)
-    repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics)
+    repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics,
+                            specs_dir=PurePosixPath(specs_dir).as_posix())
     for file in discover_spec_files(root, specs_dir):
         rel = file.relative_to(root).as_posix()
         if only_files is not None and rel not in only_files:

@@ -11,8 +11,22 @@ from ..quantity import QuantityError, parse_quantity
 from . import RuleContext, rule
 
 CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
+# Values that are credentials whatever the variable is called (well-known token formats).
+CREDENTIAL_VALUE = re.compile(
+    r"^(?:AKIA|ASIA)[0-9A-Z]{16}$"                     # AWS access key id
+    r"|^gh[pousr]_[A-Za-z0-9]{36,}$"                   # GitHub token
+    r"|^xox[abprs]-[A-Za-z0-9-]{10,}$"                 # Slack token
+    r"|^sk-[A-Za-z0-9_-]{20,}$"                        # OpenAI-style API key
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"             # PEM private key
+    r"|^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"       # URL with user:password@
+)
 DURATION = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
-PLACEHOLDER = re.compile(r"\$\{(\w+)\.([^}]*)\}")
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+PLACEHOLDER_KINDS = ("inputs", "outputs", "params")
+# Cron shorthands users reach for, and the 5-field form to write instead.
+CRON_SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+                   "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+                   "@annually": "0 0 1 1 *"}
 CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 CRON_NAMES = [None, None, None,
               "jan feb mar apr may jun jul aug sep oct nov dec".split(),
@@ -47,11 +61,18 @@ def credential_literals(ctx: RuleContext):
     for project in ctx.repo.projects:
         for path, item in _containers(project):
             for key, value in item.env.items():
-                if CREDENTIAL_NAME.search(key) and not isinstance(value, SecretRef):
-                    yield codes.CREDENTIAL_LITERAL.at(
-                        project.doc.position(path + ("env", key)),
-                        f"env `{key}` looks like a credential but has a literal value; reference a "
-                        f"Secret instead: `{key}: {{secret: <name>, key: <key>}}`")
+                if isinstance(value, SecretRef):
+                    continue
+                if CREDENTIAL_NAME.search(key):
+                    why = "looks like a credential but has a literal value"
+                elif isinstance(value, str) and CREDENTIAL_VALUE.search(value):
+                    why = "has a value that looks like a credential"
+                else:
+                    continue
+                yield codes.CREDENTIAL_LITERAL.at(
+                    project.doc.position(path + ("env", key)),
+                    f"env `{key}` {why}; secrets never go into Git: reference a Secret instead, "
+                    f"`{key}: {{secret: <name>, key: <key>}}`")
 
 
 @rule
@@ -89,28 +110,36 @@ def placeholders(ctx: RuleContext):
         spec = project.model.spec
         for section in ("steps", "evaluations"):
             for name, item in getattr(spec, section).items():
+                evaluation = section == "evaluations"
                 declared = {
-                    "inputs": set(item.inputs) | ({"model"} if section == "evaluations" else set()),
-                    "outputs": set(getattr(item, "outputs", {})) | (set(item.metrics) if section == "evaluations" else set()),
+                    "inputs": set(item.inputs) | ({"model"} if evaluation else set()),
+                    "outputs": set(item.metrics) if evaluation else set(item.outputs),
                     "params": set(item.params),
                 }
+                what = "evaluation" if evaluation else "step"
                 for i, arg in enumerate(item.args or []):
                     for m in PLACEHOLDER.finditer(arg):
-                        kind, ref = m[1], m[2]
-                        if kind not in declared:
-                            problem = f"`${{{kind}.{ref}}}`: use `${{inputs.<n>}}`, `${{outputs.<n>}}` or `${{params.<n>}}`"
+                        kind, dot, ref = m[1].partition(".")
+                        if kind not in PLACEHOLDER_KINDS or not dot:
+                            problem = (f"`{m[0]}` is not a placeholder: use `${{inputs.<name>}}`, "
+                                       f"`${{outputs.<name>}}` or `${{params.<name>}}`")
                         elif ref not in declared[kind]:
-                            problem = (f"`${{{kind}.{ref}}}`: {section[:-1] if section != 'evaluations' else 'evaluation'}"
-                                       f" `{name}` declares no {kind[:-1]} `{ref}`{did_you_mean(ref, declared[kind])}")
+                            known = ", ".join(sorted(declared[kind])) or "none"
+                            problem = (f"`{m[0]}`: {what} `{name}` declares no {kind[:-1]} `{ref}` "
+                                       f"({kind}: {known}){did_you_mean(ref, declared[kind])}")
                         else:
                             continue
-                        yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(("spec", section, name, "args", i)), problem)
+                        yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(("spec", section, name, "args", i)),
+                                                           problem)
 
 
 def cron_problem(expr: str) -> str | None:
+    if expr.strip().lower() in CRON_SHORTHANDS:
+        return f"is a shorthand; write the 5 fields instead: `{CRON_SHORTHANDS[expr.strip().lower()]}`"
     fields = expr.split()
     if len(fields) != 5:
-        return f"has {len(fields)} fields; a cron expression has 5 (minute hour day month weekday)"
+        return (f"has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron expression has 5 "
+                f"(minute hour day-of-month month day-of-week)")
     for text, (lo, hi), names, label in zip(fields, CRON_RANGES, CRON_NAMES,
                                             ("minute", "hour", "day of month", "month", "day of week")):
         for part in text.split(","):
@@ -122,10 +151,14 @@ def cron_problem(expr: str) -> str | None:
             bounds = base.split("-")
             if len(bounds) > 2:
                 return f"{label} field `{text}` is not a value, range or list"
+            values = []
             for b in bounds:
                 value = names.index(b.lower()) + (1 if label == "month" else 0) if names and b.lower() in names else b
                 if not str(value).isdigit() or not lo <= int(value) <= hi:
                     return f"{label} field `{text}`: `{b}` is outside {lo}-{hi}"
+                values.append(int(value))
+            if len(values) == 2 and values[0] > values[1]:
+                return f"{label} field `{text}`: the range `{base}` runs backwards"
     return None
 
 

@@ -22,8 +22,11 @@ def cycles(ctx: RuleContext):
             continue
         cycle = nx.find_cycle(flow.subgraph(component), source=start)
         tasks = [u for u, _ in cycle if g.nodes[u]["kind"] != "artifact"]
-        ring = " → ".join(tasks + tasks[:1])
-        across = " across projects" if len({g.nodes[t]["project"] for t in tasks}) > 1 else ""
+        projects = {g.nodes[t]["project"] for t in tasks}
+        across = " across projects" if len(projects) > 1 else f" in {min(projects)}"
+        # Within one project the local names (steps.train) say it; across projects, full node ids.
+        names = [t if len(projects) > 1 else t.partition(":")[2] for t in tasks]
+        ring = " → ".join(names + names[:1])
         # Reported at every input that closes the ring, so each team involved sees it.
         for u, v in cycle:
             if g.nodes[v]["kind"] == "artifact":

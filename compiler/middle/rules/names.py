@@ -65,27 +65,62 @@ def duplicate_names(ctx: RuleContext):
             yield codes.DUPLICATE_NAME.at(
                 project.doc.key_position(("spec", "evaluations", name)),
                 f"`{name}` names both a step and an evaluation; pipeline task names must be unique")
+        yield from _task_interface_names(project)
+
+
+def _task_interface_names(project):
+    """A task's inputs, outputs, params (and an evaluation's model and metrics) share one namespace:
+    they become the task's `--<name>` arguments and its KFP input and output names."""
+    spec = project.model.spec
+    for section in ("steps", "evaluations"):
+        for name, item in getattr(spec, section).items():
+            base = ("spec", section, name)
+            seen: dict[str, str] = {"model": "model"} if section == "evaluations" else {}
+            groups = [("inputs", list(item.inputs)), ("params", list(item.params))]
+            groups.append(("metrics", list(item.metrics)) if section == "evaluations"
+                          else ("outputs", list(item.outputs)))
+            for group, names in groups:
+                for index, entry in enumerate(names):
+                    if entry in seen:
+                        where = base + ((group, index) if group == "metrics" else (group, entry))
+                        first = "the evaluated model" if seen[entry] == "model" else f"{seen[entry]}.{entry}"
+                        yield codes.DUPLICATE_NAME.at(
+                            project.doc.key_position(where) if group != "metrics" else project.doc.position(where),
+                            f"`{group}.{entry}` of {section[:-1] if section == 'steps' else 'evaluation'} "
+                            f"`{name}` has the name of {first}: a task's inputs, outputs, params and "
+                            f"metrics become its arguments and need distinct names")
+                    else:
+                        seen[entry] = group
 
 
 @rule
 def team_and_layout(ctx: RuleContext):
     teams = ctx.config.teams
+    specs = PurePosixPath(ctx.repo.specs_dir)
     for project in ctx.repo.projects:
-        parts = PurePosixPath(project.path).parts
-        team = project.model.metadata.team
-        if len(parts) != 3:
+        path = PurePosixPath(project.path)
+        parts = path.relative_to(specs).parts if path.is_relative_to(specs) else path.parts
+        meta = project.model.metadata
+        expected = f"{specs}/{meta.team}/{meta.name}.yaml"
+        if len(parts) != 2:
             yield codes.MISPLACED_SPEC.at(project.doc.position(()),
-                                          f"{project.path} is not at specs/<team>/<project>.yaml")
-        elif parts[1] != team:
+                                          f"{project.path} is not at {specs}/<team>/<project>.yaml: "
+                                          f"move it to {expected}")
+        elif parts[0] != meta.team:
             yield codes.TEAM_FOLDER_MISMATCH.at(
                 project.doc.position(("metadata", "team")),
-                f"metadata.team is `{team}` but the file is in specs/{parts[1]}/: move the file "
-                f"to specs/{team}/ or set team: {parts[1]}")
-        if teams is not None and team not in teams:
+                f"metadata.team is `{meta.team}` but the file is in {specs}/{parts[0]}/: move the file "
+                f"to {specs}/{meta.team}/ or set team: {parts[0]}")
+        elif path.stem != meta.name:
+            # One name for the project everywhere: the file, the pipeline, the Argo CD objects.
+            yield codes.MISPLACED_SPEC.at(project.doc.position(("metadata", "name")),
+                                          f"project `{meta.name}` is defined in {path.name}: rename the "
+                                          f"file to {path.parent}/{meta.name}.yaml or set name: {path.stem}")
+        if teams is not None and meta.team not in teams:
             known = ", ".join(sorted(teams)) or "none"
             yield codes.UNKNOWN_TEAM.at(project.doc.position(("metadata", "team")),
-                                        f"team `{team}` is not declared in mlopsc.yaml (teams: {known})"
-                                        f"{did_you_mean(team, teams)}")
+                                        f"team `{meta.team}` is not declared in mlopsc.yaml (teams: {known})"
+                                        f"{did_you_mean(meta.team, teams)}")
 
 
 @rule
