@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import line_col, run_mlopsc
 
@@ -142,25 +144,42 @@ def make_model_dir(root: Path) -> Path:
     return model
 
 
-def test_evidence_write_from_a_model_directory_is_accepted_by_compile(example_repo, tmp_path):
+def release_task(repo: Path) -> tuple[list[str], list[str]]:
+    """The command and args of fraud-api's release task, as the compiled KFP pipeline has them."""
+    ir = next(yaml.safe_load_all((repo / "generated/kfp/risk/fraud-detection/pipeline.yaml").read_text()))
+    container = ir["deploymentSpec"]["executors"]["exec-release-fraud-api"]["container"]
+    return container["command"], container["args"]
+
+
+def test_evidence_write_as_the_pipeline_runs_it_is_accepted_by_compile(example_repo, tmp_path):
+    assert run_mlopsc("compile", cwd=example_repo).code == 0
+    command, args = release_task(example_repo)
+    assert command[:3] == ["mlopsc", "evidence", "write"]
+    # What the KFP launcher substitutes at run time.
     model = make_model_dir(tmp_path)
-    out = "evidence/risk/fraud-detection/new/run-0160.json"
-    result = run_mlopsc("evidence", "write", *PIPELINE_ARGS, "--model-path", str(model), "--output", out,
-                        cwd=example_repo)
+    out = "evidence/risk/fraud-detection/run-0160.json"
+    runtime = {"inputs.artifacts['model'].uri": "s3://risk-models/fraud/run-0160/",
+               "inputs.artifacts['model'].path": str(model),
+               "inputs.parameters['holdout_auc']": "0.947",
+               "inputs.parameters['holdout_recall_at_1pct_fpr']": "0.6",
+               "inputs.parameters['holdout_p95_latency_ms']": "32",
+               "pipeline_job_uuid": "6f1c2a9e-run-0160",
+               "outputs.artifacts['evidence'].path": out}
+    filled = [re.sub(r"\{\{\$\.(.+?)\}\}", lambda m: runtime[m[1]], arg) for arg in args]
+    result = run_mlopsc(*command[1:], *filled, cwd=example_repo)
     assert result.code == 0, result.err
     text = (example_repo / out).read_text()
     record = json.loads(text)
     assert text == json.dumps(record, indent=2, sort_keys=True) + "\n"
     assert record["metrics"] == {"auc": 0.947, "p95_latency_ms": 32.0, "recall_at_1pct_fpr": 0.6}
-    assert record["lineage"]["run"] == "run-0160" and record["lineage"]["pipelineVersion"] == "fraud-detection-3c1e9a0"
+    assert record["lineage"]["run"] == "6f1c2a9e-run-0160"
     digest = record["model"]["digest"]
-    # Release it to staging (as the release task's pull request would): compile accepts it.
-    # Production keeps run-0142, which staging pinned in the compile before.
-    assert run_mlopsc("compile", cwd=example_repo).code == 0
+    # Release it to staging, as the release task's pull request would: compile accepts it, and
+    # the lineage it recorded is what the spec declares (no W003). Production keeps run-0142,
+    # which staging pinned in the compile before.
     spec = example_repo / SPEC
     text = spec.read_text()
-    start = text.index("        staging:")
-    staging = text[start:text.index("          canary:")]
+    staging = text[text.index("        staging:"):text.index("          canary:")]
     new = (staging.replace("s3://risk-models/fraud/run-0142/", "s3://risk-models/fraud/run-0160/")
            .replace("sha256:02ee06b94f45a505ebf939c8d6d27ba1cb0811f02636ca0c761de6c3aacf0cdf", digest)
            .replace("evidence/risk/fraud-detection/run-0142.json", out))
@@ -169,7 +188,7 @@ def test_evidence_write_from_a_model_directory_is_accepted_by_compile(example_re
     assert result.code == 0, result.err
     assert "warning" not in result.err
     card = (example_repo / "generated/model-cards/risk/fraud-detection.md").read_text()
-    assert digest in card and "run-0160" in card
+    assert digest in card and "6f1c2a9e-run-0160" in card
 
 
 def test_directory_digest_is_what_sha256sum_lists(tmp_path):
