@@ -36,9 +36,11 @@ def load_and_check(layout: Layout) -> CheckedRepository:
 
 def emitters():
     """Every back end, in no particular order: each owns its own paths under generated/."""
-    from .backends import argocd, jsonschema, kfp, kubernetes, lineage_json, model_card, promotion_history
+    from .backends import (argocd, jsonschema, kfp, kubernetes, lineage_html, lineage_json, model_card,
+                           openlineage, promotion_history)
 
-    return [jsonschema.emit, lineage_json.emit, kfp.emit, kubernetes.emit, argocd.emit, model_card.emit,
+    return [jsonschema.emit, lineage_json.emit, lineage_html.emit, openlineage.emit,
+            kfp.emit, kubernetes.emit, argocd.emit, model_card.emit,
             promotion_history.emit]
 
 

@@ -1,0 +1,313 @@
+"""The lineage page: generated/lineage/index.html, one self-contained file (inline CSS, JS, SVG).
+
+The compiler computes the whole layout, so the file is deterministic and diffs cleanly:
+  columns by stage, left to right: sources │ steps and their artifacts, interleaved by depth
+  (a step sits one level right of every step whose output it reads, across projects too) │
+  evaluations │ serving targets │ releases per environment;
+  rows grouped by team, then project (one band per project), nodes within a column ordered by
+  the rows of what they read, so edges run mostly straight.
+Code, image and gate nodes are shown as attributes of their step or evaluation rather than as
+boxes; an evaluation's gates draw one edge to each serving target they gate. The script only
+filters bands, shows a node's attributes and highlights its upstream and downstream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+
+import jinja2
+import networkx as nx
+
+from ..middle import refs
+from ..middle.check import CheckedRepository
+from . import Document
+from .layout import LINEAGE_DIR
+
+PATH = f"{LINEAGE_DIR}/index.html"
+SHOWN_KINDS = ("source", "step", "artifact", "evaluation", "serving", "release")
+
+NODE_W, NODE_H = 172, 46
+COL_W = 204  # node width plus the gap the edges curve through
+ROW_H = 60
+BAND_HEAD = 30  # project title inside its band
+BAND_PAD = 12
+BAND_GAP = 12
+TEAM_HEAD = 40
+LEFT, TOP = 24, 56  # room for the stage headings
+SERVES_DIP = 44
+TEAM_COLORS = ["#60a5fa", "#f472b6", "#34d399", "#fbbf24", "#a78bfa", "#fb923c", "#22d3ee", "#f87171"]
+
+
+@dataclass
+class Box:
+    id: str
+    kind: str
+    team: str
+    project: str
+    title: str
+    subtitle: str
+    column: int
+    row: int = 0
+    x: int = 0
+    y: int = 0
+    css: str = ""
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _digest(text: str | None) -> str:
+    if not text:
+        return ""
+    algo, _, hexpart = text.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else text[:19]
+
+
+class _Page:
+    def __init__(self, checked: CheckedRepository):
+        self.checked = checked
+        self.g: nx.DiGraph = checked.lineage.graph
+        self.projects = checked.lineage.projects
+        self.env_order = {env: i for i, env in enumerate(checked.config.environments)}
+
+    # -- the graph as shown: code, image and gate nodes folded into their owners ---------------------
+    def shown_edges(self) -> list[tuple[str, str, str]]:
+        edges = set()
+        for a, b, data in self.g.edges(data=True):
+            ka, kb = self.g.nodes[a]["kind"], self.g.nodes[b]["kind"]
+            if ka in SHOWN_KINDS and kb in SHOWN_KINDS:
+                edges.add((a, b, data["kind"]))
+            elif ka == "gate" and kb == "serving":
+                evaluation = next(iter(self.g.predecessors(a)))
+                edges.add((evaluation, b, "gated-by"))
+        return sorted(edges)
+
+    def depths(self) -> dict[str, int]:
+        """A step's depth: one more than the deepest step whose output it reads."""
+        depth: dict[str, int] = {}
+        steps = [n for n in nx.topological_sort(self.g) if self.g.nodes[n]["kind"] == "step"] \
+            if nx.is_directed_acyclic_graph(self.g) else self.checked.lineage.nodes_of("step")
+        for step in steps:
+            upstream = [depth.get(p2, 0) + 1 for p in self.g.predecessors(step)
+                        if self.g.nodes[p]["kind"] == "artifact"
+                        for p2 in self.g.predecessors(p) if self.g.nodes[p2]["kind"] == "step"]
+            depth[step] = max(upstream, default=0)
+        return depth
+
+    def boxes(self) -> tuple[list[Box], int]:
+        depth = self.depths()
+        max_depth = max(depth.values(), default=0)
+        column_of = {"source": 0, "evaluation": 2 * max_depth + 3, "serving": 2 * max_depth + 4,
+                     "release": 2 * max_depth + 5}
+        result = []
+        for nid in sorted(self.g.nodes):
+            data = self.g.nodes[nid]
+            kind = data["kind"]
+            if kind not in SHOWN_KINDS:
+                continue
+            if kind == "step":
+                column = 1 + 2 * depth.get(nid, 0)
+            elif kind == "artifact":
+                producer = next(p for p in self.g.predecessors(nid) if self.g.nodes[p]["kind"] == "step")
+                column = 2 + 2 * depth.get(producer, 0)
+            else:
+                column = column_of[kind]
+            title, subtitle, css = self.describe(nid, data)
+            result.append(Box(nid, kind, data["team"], data["project"], title, subtitle, column, css=css,
+                              details=self.details(nid, data)))
+        return result, 2 * max_depth + 6
+
+    def describe(self, nid: str, d: dict) -> tuple[str, str, str]:
+        kind = d["kind"]
+        if kind == "source":
+            return d["label"], f"{d['version']}" + (" · PII" if d.get("pii") else ""), "pii" if d.get("pii") else ""
+        if kind == "step":
+            code = self.g.nodes.get(nid + ".code", {})  # refs.container_part_id(…, "code")
+            return d["label"], f"commit {code.get('commit', '')[:7]}", ""
+        if kind == "artifact":
+            return d["label"], d.get("type", ""), d.get("type", "")
+        if kind == "evaluation":
+            gates = len(d.get("gates", []))
+            return d["label"], f"{gates} gate{'s' if gates != 1 else ''} · {len(d.get('metrics', []))} metrics", ""
+        if kind == "serving":
+            runtime = f"KServe {d['format']}" if d.get("format") else "container"
+            return d["label"], runtime, ""
+        if d.get("canary"):
+            return d["environment"], f"canary {d['percent']}% · {_digest(d.get('digest'))[7:15]}", "canary"
+        return d["environment"], _digest(d.get("digest")), ""
+
+    def details(self, nid: str, d: dict) -> list[tuple[str, str]]:
+        project_key, local = refs.split_node_id(nid)
+        spec = self.projects[project_key].model.spec
+        rows: list[tuple[str, str]] = [("id", nid), ("defined at", f"{d['file']}:{d['line']}:{d['column']}")]
+        kind = d["kind"]
+        if kind == "source":
+            src = spec.sources[d["label"]]
+            rows += [("uri", src.uri), ("version", str(src.version))]
+            rows += [("format", src.format)] if src.format else []
+            rows += [("pii", "yes")] if src.pii else []
+            rows += [("description", src.description)] if src.description else []
+        elif kind in ("step", "evaluation"):
+            item = (spec.steps if kind == "step" else spec.evaluations)[d["label"]]
+            rows += [("image", item.image), ("code", f"{item.code.repo} @ {item.code.commit}"),
+                     ("code path", item.code.path)]
+            if item.params:
+                rows.append(("params", ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(item.params.items()))))
+            if kind == "evaluation":
+                rows += [("metrics", ", ".join(item.metrics)), ("gates", " · ".join(item.gates) or "none")]
+            elif item.outputs:
+                rows.append(("outputs", ", ".join(f"{k} ({v})" for k, v in item.outputs.items())))
+        elif kind == "artifact":
+            rows.append(("type", d.get("type", "")))
+        elif kind == "serving":
+            target = spec.serving[d["label"]]
+            if target.runtime.kserve:
+                rows.append(("runtime", f"KServe {target.runtime.kserve.format}"))
+            else:
+                rows.append(("runtime", f"container {target.runtime.container.image}"))
+            rows += [("model", target.model), ("gated by", ", ".join(target.gates) or "nothing (ungated)")]
+            rows.append(("environments", ", ".join(target.environments) or "none"))
+        elif kind == "release":
+            rows += [("environment", d["environment"]), ("model uri", d.get("uri", "")),
+                     ("digest", d.get("digest", ""))]
+            if d.get("canary"):
+                rows.append(("canary traffic", f"{d.get('percent')}%"))
+            rows.append(("evidence", d.get("evidence", "")))
+            evidence = self.checked.repo.evidence.get(d.get("evidence", ""))
+            record = evidence.record if evidence else None
+            if record is not None:
+                for metric, value in sorted(record.metrics.items()):
+                    rows.append((f"metric {metric}", f"{value:g}"))
+                if record.lineage.run:
+                    rows.append(("run", record.lineage.run))
+                if record.lineage.pipelineVersion:
+                    rows.append(("pipeline version", record.lineage.pipelineVersion))
+            elif evidence is not None:
+                rows.append(("evidence problem", evidence.problem or ""))
+        return rows
+
+    # -- placement ---------------------------------------------------------------------------------
+    def place(self, boxes: list[Box], edges: list[tuple[str, str, str]]) -> tuple[list[dict], int]:
+        """Bands per team and project; within a band, each column ordered by the mean row of what
+        its nodes read (ties by id), so the layout is stable for the same graph."""
+        by_id = {b.id: b for b in boxes}
+        preds: dict[str, list[str]] = {}
+        for a, b, _ in edges:
+            preds.setdefault(b, []).append(a)
+        by_team: dict[str, dict[str, list[Box]]] = {}
+        for box in boxes:
+            by_team.setdefault(box.team, {}).setdefault(box.project, []).append(box)
+        bands, y = [], TOP
+        for ti, team in enumerate(sorted(by_team)):
+            color = TEAM_COLORS[ti % len(TEAM_COLORS)]
+            bands.append({"type": "team", "team": team, "y": y, "color": color,
+                          "projects": sorted(by_team[team])})
+            y += TEAM_HEAD
+            for project in sorted(by_team[team]):
+                members = by_team[team][project]
+                columns: dict[int, list[Box]] = {}
+                for box in members:
+                    columns.setdefault(box.column, []).append(box)
+                rows_used = 1
+                for column in sorted(columns):
+                    def key(box: Box) -> tuple:
+                        local = [by_id[p].row for p in preds.get(box.id, []) if by_id[p].project == project]
+                        mean = sum(local) / len(local) if local else 0.0
+                        env = self.env_order.get(self.g.nodes[box.id].get("environment"), 0)
+                        return (mean, env, box.id)
+                    last = -1
+                    for box in sorted(columns[column], key=key):
+                        # Level with what it reads where there is room, below the previous box.
+                        box.row = max(int(key(box)[0] + 0.5), last + 1)
+                        last = box.row
+                    rows_used = max(rows_used, last + 1)
+                height = BAND_HEAD + rows_used * ROW_H + BAND_PAD
+                owners = self.projects[project].model.metadata.owners
+                bands.append({"type": "project", "team": team, "project": project, "y": y,
+                              "height": height, "color": color,
+                              "name": project.split("/", 1)[1], "owners": ", ".join(owners),
+                              "description": self.projects[project].model.metadata.description or ""})
+                for box in members:
+                    box.x = LEFT + box.column * COL_W
+                    box.y = y + BAND_HEAD + box.row * ROW_H
+                y += height + BAND_GAP
+        return bands, y
+
+    def render(self) -> str:
+        edges = self.shown_edges()
+        boxes, columns = self.boxes()
+        bands, height = self.place(boxes, edges)
+        by_id = {b.id: b for b in boxes}
+        width = LEFT * 2 + columns * COL_W - (COL_W - NODE_W)
+        depth_cols = columns - 4
+        stages = [("Sources", 0, 0)]
+        stages.append(("Training — steps and their artifacts", 1, depth_cols))
+        stages += [("Evaluations", columns - 3, columns - 3), ("Serving", columns - 2, columns - 2),
+                   ("Releases", columns - 1, columns - 1)]
+        stage_heads = [{"label": label, "x": LEFT + first * COL_W,
+                        "width": (last - first) * COL_W + NODE_W} for label, first, last in stages]
+        edge_rows = []
+        for a, b, kind in edges:
+            s, t = by_id[a], by_id[b]
+            cross = s.team != t.team
+            edge_rows.append({"source": a, "target": b, "kind": kind, "path": edge_path(s, t, kind),
+                              "css": " ".join(c for c in (kind, "cross-team" if cross else
+                                                          "cross-project" if s.project != t.project else "") if c)})
+        data = {
+            "nodes": {b.id: {"kind": b.kind, "team": b.team, "project": b.project, "title": b.title,
+                             "subtitle": b.subtitle, "x": b.x, "y": b.y, "details": b.details}
+                      for b in boxes},
+            "edges": [[e["source"], e["target"], e["kind"]] for e in edge_rows],
+            "bands": bands,
+            "size": [width, height],
+            "node": [NODE_W, NODE_H],
+            "spacing": {"teamHead": TEAM_HEAD, "bandGap": BAND_GAP, "servesDip": SERVES_DIP},
+        }
+        counts = {k: sum(1 for b in boxes if b.kind == k) for k in SHOWN_KINDS}
+        teams = sorted({b.team for b in boxes})
+        env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                                 keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+        template = env.from_string(_asset("index.html.j2"))
+        return template.render(
+            css=jinja2.utils.markupsafe.Markup(_asset("lineage.css")),
+            js=jinja2.utils.markupsafe.Markup(_asset("lineage.js")),
+            data=jinja2.utils.markupsafe.Markup(_script_json(data)),
+            boxes=boxes, edges=edge_rows, bands=bands, stages=stage_heads, width=width, height=height,
+            node_w=NODE_W, node_h=NODE_H, counts=counts, teams=teams,
+            projects=sorted({b.project for b in boxes}),
+            repo=self.checked.config.gitops.repoURL,
+            team_colors={band["team"]: band["color"] for band in bands if band["type"] == "team"},
+        )
+
+
+def edge_path(s: Box, t: Box, kind: str) -> str:
+    """A cubic curve from the right middle of one box to the left middle of the next (the script
+    draws the same curve when filtering moves bands). A model's edge to its serving target dips
+    into the gap below the row, so it does not run through the evaluation between them."""
+    x1, y1 = s.x + NODE_W, s.y + NODE_H // 2
+    x2, y2 = t.x, t.y + NODE_H // 2
+    bend = max(40, (x2 - x1) // 2)
+    dip = SERVES_DIP if kind == "serves" else 0
+    return f"M{x1},{y1} C{x1 + bend},{y1 + dip} {x2 - bend},{y2 + dip} {x2},{y2}"
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath("templates", "lineage", name).read_text(encoding="utf-8")
+
+
+def _script_json(data: dict) -> str:
+    """JSON safe inside <script>: no `</` can end the element early."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def render(checked: CheckedRepository) -> str:
+    return _Page(checked).render()
+
+
+def emit(checked: CheckedRepository) -> list[Document]:
+    return [Document(PATH, render(checked), "text")]
