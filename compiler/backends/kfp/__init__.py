@@ -39,7 +39,7 @@ def emit(checked: CheckedRepository) -> list[Document]:
 def project_documents(checked: CheckedRepository, project: LoadedProject) -> list[Document]:
     config, model = checked.config, project.model
     team, name = model.metadata.team, model.metadata.name
-    pipeline = PipelineBuilder(model, checked.lineage.graph, upstreams(checked, project),
+    pipeline = PipelineBuilder(model, upstreams(checked, project),
                                config.kubeflow.pipelineRoot, config.kubeflow.releaseImage).build()
     description = model.metadata.description
     version_spec: dict = {"pipelineName": pipeline.name, "pipelineSpec": pipeline.spec}
@@ -112,7 +112,10 @@ def _upstream(checked: CheckedRepository, canonical: str, ref: refs.Ref) -> Upst
     artifact = ref.node_id(ref.project)
     environments = list(checked.config.environments)
     best = None
-    for serving in sorted(s for s in graph.successors(artifact) if graph.edges[artifact, s]["kind"] == "serves"):
+    # Only the producer's own targets: another project may serve the same model, but its releases
+    # say nothing about what the producer blessed.
+    for serving in sorted(s for s in graph.successors(artifact)
+                          if graph.edges[artifact, s]["kind"] == "serves" and graph.nodes[s]["project"] == ref.project):
         target_name = graph.nodes[serving]["label"]
         target = producer.model.spec.serving[target_name]
         for rank, env in enumerate(environments):

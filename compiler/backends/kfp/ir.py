@@ -101,7 +101,7 @@ def proto_value(value: Any) -> Any:
         return float(value)
     if isinstance(value, list):
         return [proto_value(v) for v in value]
-    return {str(k): proto_value(v) for k, v in value.items()}
+    return {str(k): proto_value(value[k]) for k in sorted(value, key=str)}  # a Struct has no order
 
 
 def env_string(value: Any) -> str:
@@ -133,6 +133,18 @@ def cel_number(threshold: float) -> str:
     return repr(float(threshold))
 
 
+def step_order(steps: dict[str, Step]) -> list[str]:
+    """Steps in dependency order, ties by name: the order a DSL pipeline would create them in."""
+    order = nx.DiGraph()
+    order.add_nodes_from(steps)
+    for name, step in steps.items():
+        for text in step.inputs.values():
+            ref = refs.parse_ref(text)
+            if ref is not None and ref.project is None and ref.step in steps:
+                order.add_edge(ref.step, name)
+    return list(nx.lexicographical_topological_sort(order))
+
+
 @dataclass(frozen=True)
 class ArtifactChannel:
     """An artifact some task of the root DAG produces."""
@@ -149,10 +161,17 @@ class ArtifactChannel:
 class Upstream:
     """What a cross-project input imports: the producer's current release, or a run-time URI."""
 
-    ref: str  # the reference as the spec writes it
+    ref: str  # `<team>/<project>:<ref>`
     title: str
     uri: str | None  # None: no release yet, the run supplies the URI
     metadata: dict
+
+    @property
+    def uri_input(self) -> str:
+        """The pipeline input a run sets when there is no release: named after what it imports."""
+        project, _, local = self.ref.partition(":")
+        local = local.removeprefix("steps.").replace(".outputs.", "_")
+        return identifier(f"{project}_{local}_uri")
 
 
 @dataclass
@@ -171,11 +190,10 @@ class Pipeline:
 
 
 class PipelineBuilder:
-    def __init__(self, model: MLProject, graph: nx.DiGraph, upstreams: dict[str, Upstream],
+    def __init__(self, model: MLProject, upstreams: dict[str, Upstream],
                  pipeline_root: str, release_image: str):
         self.model = model
         self.key = model.key
-        self.graph = graph
         self.upstreams = upstreams
         self.pipeline_root = pipeline_root
         self.release_image = release_image
@@ -198,7 +216,7 @@ class PipelineBuilder:
             self._source(name)
         for ref in sorted(self.upstreams):
             self._upstream(self.upstreams[ref])
-        for name in self._step_order():
+        for name in step_order(spec.steps):
             self._container(name, spec.steps[name])
         for name in sorted(spec.evaluations):
             self._container(name, spec.evaluations[name])
@@ -225,25 +243,14 @@ class PipelineBuilder:
                     if self.platform else None)
         return Pipeline(name, pipeline_spec, platform, comment_header(pipeline_spec), self.version_slots)
 
-    def _step_order(self) -> list[str]:
-        """Steps in dependency order, ties by name: the order a DSL pipeline creates them in."""
-        steps = self.model.spec.steps
-        order = nx.DiGraph()
-        order.add_nodes_from(steps)
-        for name, step in steps.items():
-            for text in step.inputs.values():
-                ref = refs.parse_ref(text)
-                if ref is not None and ref.project is None and ref.step in steps:
-                    order.add_edge(ref.step, name)
-        return list(nx.lexicographical_topological_sort(order))
-
     # -- importers ----------------------------------------------------------------------------
-    def _importer(self, display: str, uri: str | None, title: str, metadata: dict) -> ArtifactChannel:
+    def _importer(self, display: str, uri: str | None, title: str, metadata: dict,
+                  uri_input: str = "") -> ArtifactChannel:
         task = unique_name("importer", self.task_names)
         if uri is None:
             # No release to import yet: the URI is a pipeline input without a default, so every
             # run has to say which model (or data set) it imports.
-            uri_input = unique_name(identifier(f"{task}_uri"), self.input_names, "_")
+            uri_input = unique_name(uri_input, self.input_names, "_")
             self.root_parameters[uri_input] = {"parameterType": "STRING"}
             uri_binding: dict = {"componentInputParameter": uri_input}
             artifact_uri: dict = {"runtimeParameter": "uri"}
@@ -276,7 +283,8 @@ class PipelineBuilder:
         self.artifacts[refs.source_id(self.key, name)] = channel
 
     def _upstream(self, upstream: Upstream) -> None:
-        channel = self._importer(upstream.ref, upstream.uri, upstream.title, upstream.metadata)
+        channel = self._importer(upstream.ref, upstream.uri, upstream.title, upstream.metadata,
+                                 upstream.uri_input)
         self.artifacts[refs.parse_ref(upstream.ref).node_id(self.key)] = channel
 
     # -- steps and evaluations ----------------------------------------------------------------
@@ -296,11 +304,12 @@ class PipelineBuilder:
         for param in sorted(item.params):
             value = item.params[param]
             pipeline_input = unique_name(identifier(f"{name}_{param}"), self.input_names, "_")
-            definition = {"parameterType": parameter_type(value), "isOptional": True}
-            if value is not None:
-                definition["defaultValue"] = proto_value(value)
-            in_parameters[param] = definition
-            self.root_parameters[pipeline_input] = dict(definition)
+            # Built twice, not shared: a shared list would come out as a YAML anchor and alias.
+            for definitions, name_there in ((in_parameters, param), (self.root_parameters, pipeline_input)):
+                definition = {"parameterType": parameter_type(value), "isOptional": True}
+                if value is not None:
+                    definition["defaultValue"] = proto_value(value)
+                definitions[name_there] = definition
             parameter_bindings[param] = {"componentInputParameter": pipeline_input}
         component: dict = {"executorLabel": f"exec-{task}"}
         if in_artifacts or in_parameters:
