@@ -314,6 +314,10 @@ def _show(value: Any) -> str:
 
 
 def did_you_mean(word: str, options) -> str:
-    """' (did you mean `x`?)' or ''; shared with the rules."""
-    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+    """' (did you mean `x`?)' or ''; shared with the rules. Close spellings first, then the one
+    option that starts with what was written (`prod` for `production`)."""
+    names = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        close = [o for o in names if o.lower().startswith(word.lower())]
+    return f" (did you mean `{close[0]}`?)" if len(close) == 1 else ""

@@ -180,7 +180,8 @@ class _Builder:
             self._report(codes.UNSAFE_YAML, node, f"nested more than {MAX_DEPTH} levels deep")
             return None
         if id(node) in self._active:
-            self._report(codes.UNSAFE_YAML, node, "recursive alias: a collection contains itself")
+            self._report(codes.UNSAFE_YAML, node, "recursive alias: the anchored collection here "
+                                                  "contains itself")
             return None
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)

@@ -76,21 +76,26 @@ def _task_interface_names(project):
         for name, item in getattr(spec, section).items():
             base = ("spec", section, name)
             seen: dict[str, str] = {"model": "model"} if section == "evaluations" else {}
-            groups = [("inputs", list(item.inputs)), ("params", list(item.params))]
-            groups.append(("metrics", list(item.metrics)) if section == "evaluations"
-                          else ("outputs", list(item.outputs)))
+            groups = [("inputs", list(item.inputs)),
+                      ("metrics", list(item.metrics)) if section == "evaluations" else ("outputs", list(item.outputs)),
+                      ("params", list(item.params))]
+            what = f"{'step' if section == 'steps' else 'evaluation'} `{name}`"
             for group, names in groups:
                 for index, entry in enumerate(names):
-                    if entry in seen:
-                        where = base + ((group, index) if group == "metrics" else (group, entry))
-                        first = "the evaluated model" if seen[entry] == "model" else f"{seen[entry]}.{entry}"
-                        yield codes.DUPLICATE_NAME.at(
-                            project.doc.key_position(where) if group != "metrics" else project.doc.position(where),
-                            f"`{group}.{entry}` of {section[:-1] if section == 'steps' else 'evaluation'} "
-                            f"`{name}` has the name of {first}: a task's inputs, outputs, params and "
-                            f"metrics become its arguments and need distinct names")
-                    else:
+                    if entry not in seen:
                         seen[entry] = group
+                        continue
+                    if group == "metrics":
+                        pos = project.doc.position(base + (group, index))
+                    else:
+                        pos = project.doc.key_position(base + (group, entry))
+                    if seen[entry] == group:
+                        message = f"`{entry}` is listed twice in the metrics of {what}"
+                    else:
+                        first = "the evaluated model" if seen[entry] == "model" else f"`{seen[entry]}.{entry}`"
+                        message = (f"`{group}.{entry}` of {what} has the name of {first}: a task's inputs, "
+                                   f"outputs, params and metrics become its arguments and need distinct names")
+                    yield codes.DUPLICATE_NAME.at(pos, message)
 
 
 @rule
