@@ -14,6 +14,7 @@ IR file is also written to disk, because kfp loads pipelines from files.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +187,6 @@ EDGE_KEYS = sorted(f"{Path(p).parent.name}/{Path(p).stem}" for p in EDGE_FILES i
 PROJECTS = ([("bundled", k) for k in _project_keys(REPO)] + [("examples", k) for k in _project_keys(EXAMPLES)]
             + [("edge", k) for k in EDGE_KEYS])
 PROJECT_IDS = [f"{corpus}:{key}" for corpus, key in PROJECTS]
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -258,9 +258,15 @@ def emitted(kfp_corpora, request) -> Emitted:
     return kfp_corpora[corpus][key]
 
 
-def dsl_expressible(e: Emitted) -> bool:
-    """kfp's DSL spells inputs, outputs and params as Python parameters."""
-    spec = e.project.model.spec
-    names = [n for item in (*spec.steps.values(), *spec.evaluations.values())
-             for n in (*item.inputs, *item.params, *getattr(item, "outputs", {}), *getattr(item, "metrics", []))]
-    return all(IDENTIFIER.match(n) for n in names)
+
+def split_header(text: str) -> tuple[list, str]:
+    """The comment header as comparable lines, and the YAML body. A dict default in the header
+    is compared as a value: kfp prints it in protobuf map order, which changes from one process
+    to the next, where the back end sorts it."""
+    lines = text.splitlines(keepends=True)
+    count = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    header = []
+    for line in lines[:count]:
+        default = re.search(r" \[Default: (\{.*\})\]$", line)
+        header.append((line[:default.start()], ast.literal_eval(default[1])) if default else line)
+    return header, "".join(lines[count:])

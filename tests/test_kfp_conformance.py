@@ -10,7 +10,6 @@ kfp's own compiler writes (../shared/kfp-golden).
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import itertools
 import json
@@ -28,7 +27,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from conftest import KFP_GOLDEN
 from crd_schema import validate_strict
-from kfp_corpus import PROJECT_IDS, PROJECTS, emitted, kfp_corpora  # noqa: F401 (fixtures)
+from kfp_corpus import PROJECT_IDS, PROJECTS, emitted, kfp_corpora, split_header  # noqa: F401 (fixtures)
 
 from compiler.backends.kfp import ir
 from compiler.middle.gates import parse_gate
@@ -220,18 +219,6 @@ def test_kfp_loads_reuses_and_recompiles_the_pipeline(emitted, tmp_path):
         assert kfp_body == ours_body
         assert kfp_header == ours_header
 
-
-def split_header(text: str) -> tuple[list, str]:
-    """The comment header as comparable lines, and the YAML body. A dict default in the header
-    is compared as a value: kfp prints it in protobuf map order, which changes from one process
-    to the next, where the back end sorts it."""
-    lines = text.splitlines(keepends=True)
-    count = next(i for i, line in enumerate(lines) if not line.startswith("#"))
-    header = []
-    for line in lines[:count]:
-        default = re.search(r" \[Default: (\{.*\})\]$", line)
-        header.append((line[:default.start()], ast.literal_eval(default[1])) if default else line)
-    return header, "".join(lines[count:])
 
 
 # --------------------------------------------------------------------------- gate conditions
