@@ -10,7 +10,7 @@ namespace (an app of apps that also manages itself; docs/OUTPUT.md has the one-t
   `<team>-<env>` on each environment's cluster and its Kubeflow namespace as the only
   destinations, no cluster-scoped kinds, and only the namespaced kinds mlopsc emits.
 - Per project and environment with a release, an Application syncing exactly
-  `layout.serving_dir(env, team, project)`; per project with a pipeline, one syncing
+  `layout.serving_dir(env, team, project)`; per project, one syncing
   `layout.pipelines_dir(team, project)` into the team's Kubeflow namespace on the Kubeflow cluster.
 
 Kubeflow Pipelines runs on the first environment's cluster (LANGUAGE.md leaves it open): that is
@@ -52,8 +52,7 @@ def emit(checked: CheckedRepository) -> list[Document]:
         documents += [_platform_application(config, env) for env in config.environments]
     documents += [_team_project(config, team) for team in teams]
     for project in checked.projects:
-        if project.model.spec.steps:
-            documents.append(_pipelines_application(config, project))
+        documents.append(_pipelines_application(config, project))  # every project has a pipeline
         released = {env for target in project.model.spec.serving.values()
                     for env, se in target.environments.items() if se.release is not None}
         for env in config.environments:  # in promotion order
