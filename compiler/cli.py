@@ -11,7 +11,7 @@ from pathlib import Path
 from .frontend.loader import UsageError
 
 # Each module defines add_parser(subparsers) and run(args) -> exit code.
-COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact"]
+COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact", "plan"]
 
 
 def build_parser() -> argparse.ArgumentParser:
