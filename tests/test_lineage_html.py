@@ -66,6 +66,16 @@ def test_projects_are_bands_grouped_by_team(checked):
         assert band["y"] < box.y and box.y + lineage_html.NODE_H <= band["y"] + band["height"]
 
 
+def test_spec_text_cannot_break_out_of_the_page(example_repo):
+    from conftest import edit
+
+    edit(example_repo / "specs/growth/merchant-recs.yaml",
+         "description: Recommends", "description: </script><script>alert(1)</script> Recommends")
+    html = lineage_html.render(load_and_check(Layout(example_repo)))
+    assert "<script>alert(1)" not in html
+    assert html.count("</script>") == 2  # the data block's and the page script's own
+
+
 def test_the_page_is_the_same_bytes_every_time(checked):
     assert lineage_html.render(checked) == lineage_html.render(load_and_check(Layout(EXAMPLES)))
 
@@ -149,6 +159,14 @@ def test_clicking_a_source_highlights_another_teams_serving_target(loaded, tmp_p
     assert loaded.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     assert not [e for e in loaded.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def test_a_node_id_in_the_url_opens_selected(browser, page):
+    from urllib.parse import quote
+
+    browser.get(page.as_uri() + "#" + quote(OTHER_TEAMS_SERVING, safe=""))
+    assert "selected" in _classes(_node(browser, OTHER_TEAMS_SERVING))
+    assert "upstream" in _classes(_node(browser, SOURCE))
 
 
 def test_clicking_a_release_highlights_its_upstream(loaded):

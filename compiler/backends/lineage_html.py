@@ -300,9 +300,23 @@ def _asset(name: str) -> str:
 
 
 def _script_json(data: dict) -> str:
-    """JSON safe inside <script>: no `</` can end the element early."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """JSON safe inside <script> (no `<` at all, so no `</script>` or `<!--` can end or confuse
+    the element), one node, edge or band per line so that a change to one node is a one-line diff."""
+    def dump(value) -> str:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return text.replace("<", "\\u003c")  # `<` only occurs inside JSON strings
+
+    parts = []
+    for key in sorted(data):
+        value = data[key]
+        if isinstance(value, dict) and key == "nodes":
+            body = ",\n".join(f"{dump(k)}:{dump(value[k])}" for k in sorted(value))
+            parts.append(f"{dump(key)}:{{\n{body}\n}}")
+        elif isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+            parts.append(f"{dump(key)}:[\n" + ",\n".join(dump(v) for v in value) + "\n]")
+        else:
+            parts.append(f"{dump(key)}:{dump(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}"
 
 
 def render(checked: CheckedRepository) -> str:

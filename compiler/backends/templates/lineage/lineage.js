@@ -67,21 +67,31 @@
     details.append(reach);
   }
 
+  const marked = new Map();  // element -> its highlight class, to touch only what changes
+
+  function mark(element, css) {
+    const before = marked.get(element) || "";
+    if (before === css) return;
+    if (before) element.classList.remove(before);
+    if (css) { element.classList.add(css); marked.set(element, css); } else marked.delete(element);
+  }
+
   function select(id) {
     selected = id && nodeEls.has(id) ? id : null;
     const ups = selected ? walk(selected, up) : new Set();
     const downs = selected ? walk(selected, down) : new Set();
-    svg.classList.toggle("focus", !!selected);
-    for (const [nid, node] of nodeEls) {
-      node.classList.toggle("selected", nid === selected);
-      node.classList.toggle("upstream", ups.has(nid));
-      node.classList.toggle("downstream", downs.has(nid));
-    }
+    const want = new Map();
+    if (selected) want.set(nodeEls.get(selected), "selected");
+    for (const n of ups) want.set(nodeEls.get(n), "upstream");
+    for (const n of downs) want.set(nodeEls.get(n), "downstream");
     for (const edge of edgeEls) {
       const a = edge.dataset.source, b = edge.dataset.target;
-      edge.classList.toggle("upstream", ups.has(a) && (ups.has(b) || b === selected));
-      edge.classList.toggle("downstream", downs.has(b) && (downs.has(a) || a === selected));
+      if (ups.has(a) && (ups.has(b) || b === selected)) want.set(edge, "upstream");
+      else if (downs.has(b) && (downs.has(a) || a === selected)) want.set(edge, "downstream");
     }
+    for (const element of Array.from(marked.keys())) if (!want.has(element)) mark(element, "");
+    for (const [element, css] of want) mark(element, css);
+    svg.classList.toggle("focus", !!selected);
     showDetails(selected, ups, downs);
   }
 
@@ -142,6 +152,8 @@
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") select(null); });
   document.getElementById("team-filter").addEventListener("change", filter);
   document.getElementById("project-filter").addEventListener("change", filter);
-  const wanted = decodeURIComponent(location.hash.replace(/^#/, ""));
-  if (wanted) select(wanted);
+  // `index.html#<node id>` opens with that node selected (links from reviews and model cards).
+  const fromHash = () => select(decodeURIComponent(location.hash.replace(/^#/, "")) || null);
+  window.addEventListener("hashchange", fromHash);
+  if (location.hash) fromHash();
 })();
