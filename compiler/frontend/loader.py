@@ -142,7 +142,7 @@ def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str
                       out: list[Diagnostic]) -> Any:
     data = doc.data
     if not isinstance(data, dict):
-        what = "empty" if data is None else f"a {type(data).__name__}"
+        what = "empty" if data is None else "a list" if isinstance(data, list) else f"just {_show(data)}"
         out.append(codes.WRONG_KIND.at(doc.position(()), f"expected a mapping with apiVersion: {API_VERSION} "
                                                          f"and kind: {kind}, but the document is {what}"))
         return None
@@ -156,7 +156,32 @@ def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str
         return model_cls.model_validate(data)
     except ValidationError as exc:
         out.extend(_translate_errors(exc, doc, model_cls))
+        unknown = [e["loc"] for e in exc.errors(include_url=False) if e["type"] == "extra_forbidden"]
+        if len(unknown) < len(exc.errors()):
+            return None
+    # Only unknown fields (typos, mostly): without them the document is valid, so the rules can
+    # still check the rest of it and every error of the file shows up in one run. The errors
+    # above keep compile from writing anything.
+    try:
+        return model_cls.model_validate(_without(data, [_data_path(data, loc, True) for loc in unknown]))
+    except ValidationError:  # pragma: no cover - removing fields pydantic rejected leaves a valid document
         return None
+
+
+def _without(data: Any, paths: list[tuple]) -> Any:
+    """A copy of `data` without the values at `paths` (copying only what changes)."""
+    if not paths:
+        return data
+    if () in paths:  # pragma: no cover - the document itself is never an unknown field
+        return None
+    heads: dict[Any, list[tuple]] = {}
+    for path in paths:
+        heads.setdefault(path[0], []).append(path[1:])
+    if isinstance(data, dict):
+        return {k: _without(v, heads.get(k, [])) for k, v in data.items() if () not in heads.get(k, [])}
+    if isinstance(data, list):
+        return [_without(v, heads.get(i, [])) for i, v in enumerate(data) if () not in heads.get(i, [])]
+    return data
 
 
 def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type[BaseModel]) -> list[Diagnostic]:
