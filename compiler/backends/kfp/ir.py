@@ -16,12 +16,12 @@ file reads as if kfp's own compiler wrote it (and kfp can load and recompile it 
 
 from __future__ import annotations
 
+import functools
+import graphlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from ...frontend.models import Evaluation, MLProject, SecretRef, Step
 from ...middle import refs
@@ -134,15 +134,19 @@ def cel_number(threshold: float) -> str:
 
 
 def step_order(steps: dict[str, Step]) -> list[str]:
-    """Steps in dependency order, ties by name: the order a DSL pipeline would create them in."""
-    order = nx.DiGraph()
-    order.add_nodes_from(steps)
-    for name, step in steps.items():
-        for text in step.inputs.values():
-            ref = refs.parse_ref(text)
-            if ref is not None and ref.project is None and ref.step in steps:
-                order.add_edge(ref.step, name)
-    return list(nx.lexicographical_topological_sort(order))
+    """Steps in dependency order, level by level and by name within a level: the order a DSL
+    pipeline would create them in. (The middle stage has rejected cycles.)"""
+    sorter = graphlib.TopologicalSorter({
+        name: {ref.step for ref in map(refs.parse_ref, step.inputs.values())
+               if ref is not None and ref.project is None and ref.step in steps}
+        for name, step in steps.items()})
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order += ready
+        sorter.done(*ready)
+    return order
 
 
 @dataclass(frozen=True)
@@ -494,6 +498,19 @@ class PipelineBuilder:
         }
 
 
+@functools.lru_cache(maxsize=1024)
+def _cpu(value) -> tuple[str, float]:
+    """Canonical cpu and kfp's legacy number, once per distinct value (specs repeat a few)."""
+    canonical = canonical_quantity(value)
+    return canonical, cpu_float(canonical)
+
+
+@functools.lru_cache(maxsize=1024)
+def _memory(value) -> tuple[str, float]:
+    canonical = canonical_quantity(value)
+    return canonical, memory_float(canonical)
+
+
 def _resources(res) -> dict:
     """Requests and limits alike (training gets what it asks for), written twice as kfp does:
     legacy numeric fields for old backends, `resource*` strings for current ones."""
@@ -501,12 +518,10 @@ def _resources(res) -> dict:
     if res is None:
         return out
     if res.cpu is not None:
-        cpu = canonical_quantity(res.cpu)
-        value = cpu_float(cpu)
+        cpu, value = _cpu(res.cpu)
         out.update(cpuLimit=value, cpuRequest=value, resourceCpuLimit=cpu, resourceCpuRequest=cpu)
     if res.memory is not None:
-        memory = canonical_quantity(res.memory)
-        value = memory_float(memory)
+        memory, value = _memory(res.memory)
         out.update(memoryLimit=value, memoryRequest=value, resourceMemoryLimit=memory,
                    resourceMemoryRequest=memory)
     if res.gpu:
