@@ -10,7 +10,6 @@ Applications or AppProjects with one name, a namespace claimed by two teams).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 from ... import codes
 from ...backends import layout
@@ -22,8 +21,8 @@ STORAGE_SCHEMES = ("gs", "s3", "pvc", "file", "https", "http", "hdfs", "webhdfs"
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # KServe names the predictor's Deployment/Service/HPA `<name>-predictor`: 63 - len("-predictor").
 MAX_KSERVE_NAME = 53
+# What a HorizontalPodAutoscaler scales on: resource utilizations, in percent of the requests.
 HPA_METRICS = ("cpu", "memory")
-UTILIZATION_METRICS = ("cpu", "memory")
 # Namespaces no team may claim, whatever the spec says: Kubernetes' own (and every `kube-*`),
 # and those of the systems the output is synced into or served through.
 SYSTEM_NAMESPACES = ("default", "kubeflow", "kserve", "knative-serving")
@@ -49,22 +48,25 @@ def serving_targets(ctx: RuleContext):
                 yield codes.RUNTIME_CHOICE.at(doc.position(base + ("runtime",)),
                                               f"serving target `{name}`: runtime must set exactly one of "
                                               f"`kserve` or `container`")
-                continue
+            # Checks that depend on the runtime wait until it is clear which one it is.
+            runtime_known = (runtime.kserve is None) != (runtime.container is None)
             kserve = runtime.kserve is not None
-            yield from _serving_name(doc, base, name, kserve)
+            if runtime_known:
+                yield from _serving_name(doc, base, name, kserve)
             for env, se in target.environments.items():
                 path = base + ("environments", env)
                 if se.replicas.min > se.replicas.max:
                     yield codes.REPLICAS_MIN_GT_MAX.at(
                         doc.position(path + ("replicas", "min")),
                         f"replicas.min {se.replicas.min} is greater than replicas.max {se.replicas.max}")
-                if se.replicas.min == 0 and not (kserve and mode == "Knative"):
+                if runtime_known and se.replicas.min == 0 and not (kserve and mode == "Knative"):
                     where = "a container runtime" if not kserve else f"kserve.deploymentMode {mode}"
                     yield codes.SCALE_TO_ZERO.at(
                         doc.position(path + ("replicas", "min")),
                         f"replicas.min 0 cannot be served with {where}: a HorizontalPodAutoscaler keeps "
                         f"at least one replica (scale to zero needs a kserve runtime in Knative mode)")
-                yield from _autoscaling(doc, path, se.autoscaling, kserve, mode)
+                if runtime_known:
+                    yield from _autoscaling(doc, path, se.autoscaling, kserve, mode)
                 if se.canary is not None:
                     percent = se.canary.percent
                     if not (isinstance(percent, int) or float(percent).is_integer()) or not 0 <= percent <= 100:
@@ -118,10 +120,10 @@ def _autoscaling(doc, path, autoscaling, kserve, mode):
         yield codes.SCALE_METRIC.at(doc.position(where + ("metric",)),
                                     f"autoscaling metric `{metric}` is not available with {scaler}, which "
                                     f"scales with a HorizontalPodAutoscaler on cpu or memory")
-    if metric in UTILIZATION_METRICS and not 1 <= target <= 100:
+    if metric in HPA_METRICS and not 1 <= target <= 100:
         yield codes.SCALE_TARGET.at(doc.position(where + ("target",)),
                                     f"{metric} target {target}% is outside 1-100 (a utilization percentage)")
-    elif metric not in UTILIZATION_METRICS and target < 1:
+    elif metric not in HPA_METRICS and target < 1:
         yield codes.SCALE_TARGET.at(doc.position(where + ("target",)),
                                     f"{metric} target {target} must be at least 1")
 
