@@ -325,18 +325,18 @@ class _Builder:
         k = self.k8s
         se = t.serving
         metric, target = _scaling(se)
-        tracks = [("stable", t.name, se.release, se.replicas.min, se.replicas.max)]
+        # A track's share of the traffic is its share of the pods behind the Service.
+        stable_range = (se.replicas.min, se.replicas.max)
+        tracks = [("stable", t.name, se.release, stable_range)]
         if se.canary is not None:
             percent = int(se.canary.percent)
             canary = _canary_replicas(se, percent)
-            tracks.append(("canary", f"{t.name}-canary", se.canary.release, canary["minReplicas"],
-                           canary["maxReplicas"]))
-            if percent == 0:
-                tracks[1] = tracks[1][:3] + (0, 0)
-            elif percent == 100:
-                tracks[0] = tracks[0][:3] + (0, 0)
+            canary_range = (0, 0) if percent == 0 else (canary["minReplicas"], canary["maxReplicas"])
+            if percent == 100:
+                tracks = [("stable", t.name, se.release, (0, 0))]
+            tracks.append(("canary", f"{t.name}-canary", se.canary.release, canary_range))
         objects = []
-        for track, name, release, low, high in tracks:
+        for track, name, release, (low, high) in tracks:
             # Without an HPA (a track given no share) the Deployment says 0 replicas itself;
             # otherwise `replicas` is left to the HPA, or Argo CD and the HPA would fight over it.
             objects.append(k.V1Deployment(
