@@ -292,3 +292,19 @@ def test_release_task_writes_evidence_that_compile_accepts(example_repo, tmp_pat
     validated = run_mlopsc("validate", cwd=example_repo)
     assert validated.code == 0, validated.out + validated.err
     assert "run-0200" not in validated.out + validated.err  # not even a lineage warning
+
+
+def test_a_project_with_nothing_to_train_gets_no_pipeline(tmp_path):
+    """kfp refuses a pipeline without tasks; importing data nobody reads is no pipeline either."""
+    from compiler.backends import kfp
+    from compiler.build import Layout, load_and_check
+
+    (tmp_path / "specs" / "risk").mkdir(parents=True)
+    (tmp_path / "specs/risk/nothing.yaml").write_text(
+        "apiVersion: mlopsc.dev/v1\nkind: MLProject\nmetadata: {name: nothing, team: risk}\nspec: {}\n")
+    (tmp_path / "specs/risk/data.yaml").write_text(
+        "apiVersion: mlopsc.dev/v1\nkind: MLProject\nmetadata: {name: data, team: risk}\n"
+        "spec:\n  sources:\n    raw: {uri: s3://lake/raw/, version: '2026-01-01'}\n")
+    checked = load_and_check(Layout(tmp_path))
+    assert not checked.has_errors
+    assert kfp.emit(checked) == []

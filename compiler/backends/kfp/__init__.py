@@ -32,7 +32,11 @@ SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 def emit(checked: CheckedRepository) -> list[Document]:
     documents: list[Document] = []
     for project in checked.projects:
-        documents.extend(project_documents(checked, project))
+        spec = project.model.spec
+        # Nothing to train or evaluate, no pipeline (kfp refuses a pipeline without tasks, and
+        # importing data nobody reads is no pipeline either).
+        if spec.steps or spec.evaluations:
+            documents.extend(project_documents(checked, project))
     return documents
 
 
