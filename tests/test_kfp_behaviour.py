@@ -308,3 +308,13 @@ def test_a_project_with_nothing_to_train_gets_no_pipeline(tmp_path):
     checked = load_and_check(Layout(tmp_path))
     assert not checked.has_errors
     assert kfp.emit(checked) == []
+
+
+def test_quantities_kfp_cannot_spell_still_get_legacy_numbers(example_repo, tmp_path):
+    """kfp's own legacy fields only know m, K, Ki… suffixes; canonical `1k` and `1e9` are exact too."""
+    edit(example_repo / "specs/risk/fraud-detection.yaml", 'resources: {cpu: "4", memory: 16Gi}',
+         'resources: {cpu: "1000", memory: "1e9"}')
+    fraud = emit_repository(example_repo, tmp_path / "out")["risk/fraud-detection"]
+    resources = fraud.spec["deploymentSpec"]["executors"]["exec-features"]["container"]["resources"]
+    assert (resources["resourceCpuLimit"], resources["cpuLimit"]) == ("1k", 1000.0)
+    assert (resources["resourceMemoryLimit"], resources["memoryLimit"]) == ("1e9", 1.0)

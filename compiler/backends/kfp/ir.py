@@ -116,7 +116,9 @@ def duration_seconds(text: str) -> int:
 
 def cpu_float(canonical: str) -> float:
     """kfp's legacy cpu field (cores as a double), as kfp's _cpu_to_float computes it."""
-    return float(canonical[:-1]) / 1000 if canonical.endswith("m") else float(canonical)
+    if re.fullmatch(r"\d+m?", canonical):
+        return float(canonical[:-1]) / 1000 if canonical.endswith("m") else float(canonical)
+    return float(parse_quantity(canonical))  # `1k` cores: forms kfp does not know
 
 
 def memory_float(canonical: str) -> float:
