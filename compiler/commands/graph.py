@@ -19,9 +19,10 @@ def add_parser(sub) -> None:
                                    "OpenLineage JobEvent and DatasetEvent records as a JSON list.")
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--select", metavar="SELECTOR",
-                   help="keep only the selected nodes: a node id, `team:<t>`, `project:<team>/<name>` or "
-                        "`kind:<kind>`; `+` before adds ancestors, after adds descendants; "
-                        "space-separated terms are a union (quote them)")
+                   help="keep only the selected nodes: a node id alone keeps it with all its ancestors "
+                        "and descendants; `team:<t>`, `project:<team>/<name>`, `kind:<kind>` or a node id "
+                        "with `+` before (ancestors) or after (descendants); space-separated terms are a "
+                        "union (quote them)")
     p.set_defaults(run=run)
 
 
@@ -33,7 +34,11 @@ def run(args) -> int:
         print_diagnostics(args, errors, sys.stderr)
         return 1
     g = checked.lineage.graph
-    selected = select_nodes(g, args.select) if args.select is not None else None
+    selection = args.select
+    if selection is not None and selection.strip() in g:
+        # A bare node id keeps its lineage: the node with all its ancestors and descendants.
+        selection = f"+{selection.strip()}+"
+    selected = select_nodes(g, selection) if selection is not None else None
     if args.format == "openlineage":
         sys.stdout.write(openlineage.to_json(checked, selected))
     else:
