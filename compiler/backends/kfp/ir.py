@@ -542,7 +542,7 @@ def comment_header(pipeline_spec: dict) -> str:
     lines = ["# PIPELINE DEFINITION", f"# Name: {pipeline_spec['pipelineInfo']['name']}"]
     description = pipeline_spec["pipelineInfo"].get("description")
     if description:
-        lines.append("# Description: " + "\n#              ".join(description.splitlines()))
+        lines.append("# Description: " + "\n#              ".join(map(_comment_safe, description.splitlines())))
     parameters = pipeline_spec["root"].get("inputDefinitions", {}).get("parameters", {})
     if parameters:
         lines.append("# Inputs:")
@@ -551,10 +551,24 @@ def comment_header(pipeline_spec: dict) -> str:
             line = f"#    {name}: {_COMMENT_TYPES[definition['parameterType']]}"
             if "defaultValue" in definition:
                 default = definition["defaultValue"]
-                shown = "'" + default + "'" if isinstance(default, str) else str(default)
+                if isinstance(default, str):
+                    # kfp prints the string as it is; one with a line break or a character YAML
+                    # refuses would end the comment or make the file unreadable: escape that one.
+                    shown = repr(default) if _COMMENT_UNSAFE.search(default) else "'" + default + "'"
+                else:
+                    shown = str(default)  # lists and dicts print their strings escaped already
                 line += f" [Default: {shown}]"
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+# Characters a comment line cannot hold: those YAML's reader refuses anywhere in a file, and
+# line breaks (YAML counts NEL and the Unicode line and paragraph separators as such).
+_COMMENT_UNSAFE = re.compile("[^\x09\x20-\x7E\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|[\u2028\u2029]")
+
+
+def _comment_safe(text: str) -> str:
+    return _COMMENT_UNSAFE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 _COMMENT_TYPES = {"STRING": "str", "NUMBER_INTEGER": "int", "NUMBER_DOUBLE": "float", "LIST": "list",
