@@ -122,7 +122,7 @@ def test_kill_at_any_point_leaves_the_old_tree_or_the_new_one(two_states):
     assert cli(root).wait(timeout=60) == 0
     assert snapshot(out) == trees["A"]
     assert not staging.exists()
-    assert [p.name for p in root.iterdir() if ".mlopsc-" in p.name] == []
+    assert sorted(p.name for p in (root / ".mlopsc").iterdir()) == [".gitignore", "generated.fingerprint.json"]
 
 
 def test_a_stale_staging_directory_is_removed_and_never_shows_in_generated(example_repo):

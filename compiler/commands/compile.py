@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..build import emit_documents, load_and_check, render_files
-from ..output.writer import Drift, check_tree, write_tree
+from ..output import fingerprint
+from ..output.writer import Drift, check_tree, tidy, write_tree
 from .common import add_format, exit_code, layout, print_diagnostics
 
 
@@ -24,6 +25,17 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     where = layout(args)
+    if not args.select:
+        # Nothing the last compile depended on has changed: it would write the same bytes.
+        unchanged = fingerprint.lookup(where)
+        if unchanged is not None:
+            print_diagnostics(args, unchanged, sys.stderr)
+            if args.check:
+                return 0
+            tidy(where.out_dir)
+            print(f"mlopsc: {args.out}/ is up to date (no input changed since the last compile)",
+                  file=sys.stderr)
+            return 0
     checked = load_and_check(where)
     print_diagnostics(args, checked.diagnostics, sys.stderr)
     if args.verbose and args.format == "text":
@@ -47,6 +59,8 @@ def run(args) -> int:
 
         selected = select_projects(checked.lineage.graph, args.select)
     report = write_tree(where.out_dir, files, owners, only_projects=selected)
+    if selected is None:
+        fingerprint.record(where, checked, report.tree)
     scope = (f" for {len(selected)} selected project(s) ({', '.join(sorted(selected))})"
              if selected is not None else "")
     for path in report.taken_over:

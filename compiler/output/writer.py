@@ -7,12 +7,13 @@ every other file (a hand-written README) into the new tree untouched. A path the
 produces is its own even when the inventory does not list it (a lost or conflicted inventory):
 such a file is taken over, and the compile says so.
 
-Atomicity. A compile never edits generated/ in place. It builds the complete new tree in a
-sibling directory on the same file system (`.generated.mlopsc-staging`), then swaps the two
-directories in one system call (Linux renameat2 RENAME_EXCHANGE, macOS renamex_np RENAME_SWAP)
-and deletes the old tree. A kill -9 at any moment therefore leaves generated/ entirely as before
-or entirely new; what a killed run leaves beside it is removed by the next compile. Git and Argo
-CD only ever read committed trees, so neither can observe a half-written state either.
+Atomicity. A compile never edits generated/ in place. It builds the complete new tree in
+`.mlopsc/generated.staging` beside it (same file system; the `.mlopsc` directory ignores itself
+in Git), then swaps the two directories in one system call (Linux renameat2 RENAME_EXCHANGE,
+macOS renamex_np RENAME_SWAP) and deletes the old tree. A kill -9 at any moment therefore leaves
+generated/ entirely as before or entirely new; what a killed run leaves in `.mlopsc` is removed
+by the next compile. Git and Argo CD only ever read committed trees, so neither can observe a
+half-written state either.
 The guarantee is against the process dying, not against power loss: files are not fsynced (a
 compile is reproducible from the specs and Git holds the truth).
 """
@@ -35,9 +36,9 @@ from pathlib import Path
 from ..frontend.loader import UsageError
 
 INVENTORY = ".mlopsc-inventory.json"
-STAGING_SUFFIX = ".mlopsc-staging"
-# Only used where directories cannot be swapped in one call (see _swap_in).
-RETIRED_SUFFIX = ".mlopsc-retired"
+# Beside the output directory: mlopsc's scratch space (staging trees, the fingerprint of the last
+# compile). It holds a `.gitignore` of `*`, so Git never shows it, as pytest and mypy do.
+WORK_DIR = ".mlopsc"
 
 
 def sha256(data: bytes) -> str:
@@ -156,14 +157,29 @@ class WriteReport:
     taken_over: list[str] = field(default_factory=list)  # produced now, but not written by mlopsc before
     kept: int = 0  # files mlopsc does not own, carried over untouched
     written: bool = False  # False: generated/ already was exactly this tree; nothing was touched
+    tree: dict[str, str] = field(default_factory=dict)  # sha256 of every owned file and the inventory
+
+
+def work_dir(out_dir: Path) -> Path:
+    return Path(os.path.realpath(out_dir)).parent / WORK_DIR
+
+
+def ensure_work_dir(out_dir: Path) -> Path:
+    path = work_dir(out_dir)
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# mlopsc's scratch space (staging trees, fingerprints): never commit it\n*\n")
+    return path
 
 
 def staging_dir(out_dir: Path) -> Path:
-    return out_dir.parent / f".{out_dir.name}{STAGING_SUFFIX}"
+    return work_dir(out_dir) / f"{Path(os.path.realpath(out_dir)).name}.staging"
 
 
 def retired_dir(out_dir: Path) -> Path:
-    return out_dir.parent / f".{out_dir.name}{RETIRED_SUFFIX}"
+    """Only used where directories cannot be swapped in one call (see _swap_in)."""
+    return work_dir(out_dir) / f"{Path(os.path.realpath(out_dir)).name}.retired"
 
 
 def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | None = None, *,
@@ -184,6 +200,7 @@ def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
         fresh, hashes, new_owners = _target(previous, files, owners, only_projects)
         inventory = render_inventory(hashes, new_owners)
         report = _report(previous, hashes, out_dir)
+        report.tree = {**hashes, INVENTORY: sha256(inventory)}
         entries = _scan(out_dir)
         carried, carried_dirs = _carried(entries, previous, fresh, hashes)
         _refuse_conflicts(fresh, entries, previous)
@@ -192,11 +209,20 @@ def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
                                    and previous.readable)
         if _unchanged(out_dir, fresh, inventory, previous, hashes):
             return report
+        ensure_work_dir(out_dir)
         staging = staging_dir(out_dir)
         _build(staging, out_dir, fresh, inventory, carried, carried_dirs)
         _swap_in(staging, out_dir)
         report.written = True
         return report
+
+
+def tidy(out_dir: Path) -> None:
+    """Remove a killed compile's leftovers, when nothing else needs writing."""
+    out_dir = Path(os.path.realpath(out_dir))
+    if staging_dir(out_dir).exists() or retired_dir(out_dir).exists():
+        with _locked(out_dir.parent):
+            recover_interrupted(out_dir)
 
 
 def recover_interrupted(out_dir: Path) -> None:
