@@ -61,11 +61,15 @@ class _FastDumper(_Dumper):
                     except TypeError:
                         pass
                 seen[id(data)] = node
-                value.extend((self._node(k, seen), self._node(v, seen)) for k, v in items)
+                # Strings are most keys and values: made here rather than in a call each.
+                for k, v in items:
+                    value.append((ScalarNode(_STR, k) if type(k) is str else self._node(k, seen),
+                                  ScalarNode(_STR, v) if type(v) is str else self._node(v, seen)))
             else:
                 node = SequenceNode(_SEQ, value)
                 seen[id(data)] = node
-                value.extend(self._node(item, seen) for item in data)
+                for item in data:
+                    value.append(ScalarNode(_STR, item) if type(item) is str else self._node(item, seen))
             node.flow_style = (self.default_flow_style if self.default_flow_style is not None
                                else all(isinstance(n, ScalarNode) and not n.style
                                         for pair in value for n in (pair if kind is dict else (pair,))))
