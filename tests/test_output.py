@@ -196,3 +196,16 @@ def test_select_naming_nothing_is_a_usage_error(compiled):
     assert result.code == 2
     assert "fraud-detection" in result.err  # did you mean
     assert snapshot(compiled / "generated") == before
+
+
+def test_a_compile_rewrites_only_what_changed_and_keeps_the_rest_as_it_was(compiled):
+    out = compiled / "generated"
+    isvc = out / PRODUCTION_SERVING / "inferenceservice-fraud-api.yaml"
+    card = out / "model-cards/growth/merchant-recs.md"
+    before = {p: p.stat() for p in (isvc, card)}
+    edit(compiled / FRAUD, "replicas: {min: 3, max: 12}", "replicas: {min: 4, max: 12}")
+    assert run_mlopsc("compile", cwd=compiled).code == 0
+    assert isvc.stat().st_ino != before[isvc].st_ino  # a new file with the new bytes
+    # The same bytes: the old file itself (a hard link), inode and mtime unchanged.
+    assert (card.stat().st_ino, card.stat().st_mtime_ns) == (before[card].st_ino, before[card].st_mtime_ns)
+    assert card.stat().st_nlink == 1  # the old tree is gone

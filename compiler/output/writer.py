@@ -331,12 +331,38 @@ def _build(staging: Path, out_dir: Path, fresh: dict[str, bytes], inventory: byt
     for rel in sorted(wanted_dirs):  # a parent sorts before its children
         os.mkdir(staging / rel)
     for rel, data in fresh.items():
-        _write_new(staging / rel, data)
+        if not _reuse(out_dir / rel, staging / rel, data):
+            _write_new(staging / rel, data)
     _write_new(staging / INVENTORY, inventory)
     for rel in carried:
         _carry(out_dir / rel, staging / rel)
     if out_dir.is_dir():
         os.chmod(staging, stat.S_IMODE(out_dir.stat().st_mode))
+
+
+def _reuse(old: Path, new: Path, data: bytes) -> bool:
+    """Hard-link the old tree's file into the new one when it already holds exactly `data`.
+
+    Creating a file costs a file system far more than reading one and adding a name to it, and
+    most compiles change few files; an unchanged file also keeps its inode and mtime. Nothing
+    ever writes into a file in place, so the two trees sharing it until the old one is deleted
+    is harmless. A symlink, an executable or any other difference gets a new file instead.
+    """
+    try:
+        fd = os.open(old, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o111 or info.st_size != len(data):
+            return False
+        if f.read() != data:
+            return False
+    try:
+        os.link(old, new)
+    except OSError:  # no hard links on this file system
+        return False
+    return True
 
 
 def _write_new(path: Path, data: bytes) -> None:
