@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 import traceback
@@ -32,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A compile allocates millions of small, acyclic objects (YAML nodes, positions, documents)
+    # that all live to the end; collecting every 700 allocations spent a third of a 1,000-project
+    # load in the collector, and more the more projects. Collect rarely, and restore on the way out.
+    collect_every = gc.get_threshold()
+    gc.set_threshold(50_000, *collect_every[1:])
     try:
         return args.run(args)
     except UsageError as exc:
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         print("mlopsc: internal error (a bug in mlopsc, not in your specs); please report it "
               "with the traceback above", file=sys.stderr)
         return 3
+    finally:
+        gc.set_threshold(*collect_every)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ model cards) use the result and never read the files themselves.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +49,16 @@ class EvidenceFile:
     problem: str | None = None
 
 
+@functools.lru_cache(maxsize=8)
+def _resolved(root: Path) -> Path:
+    return root.resolve()  # a few lstat calls per path component: once per repository, not per file
+
+
 def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
     path = root / rel_path
     try:
         resolved = path.resolve()
-        if root.resolve() not in resolved.parents:
+        if _resolved(root) not in resolved.parents:
             return EvidenceFile(rel_path, None, "the path leaves the repository")
         raw = resolved.read_bytes()
     except OSError as exc:

@@ -24,11 +24,6 @@ import yaml
 from .. import codes
 from ..diagnostics import Diagnostic, Position
 
-try:  # libyaml is much faster; fall back when it is not compiled in.
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
-
 _SCALAR_CONSTRUCTORS = {
     "tag:yaml.org,2002:null": lambda c, n: None,
     "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
@@ -36,10 +31,33 @@ _SCALAR_CONSTRUCTORS = {
     "tag:yaml.org,2002:float": yaml.constructor.SafeConstructor.construct_yaml_float,
     "tag:yaml.org,2002:str": lambda c, n: n.value,
     "tag:yaml.org,2002:timestamp": lambda c, n: n.value,
+    "tag:yaml.org,2002:value": lambda c, n: n.value,  # a plain `=`
 }
 _MERGE = "tag:yaml.org,2002:merge"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
+_STR = "tag:yaml.org,2002:str"
+# A plain (unquoted) scalar whose type is not resolved yet.
+_PLAIN = "tag:mlopsc.dev,2026:plain"
+
+try:  # libyaml is much faster; fall back when it is not compiled in.
+    _Base = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):
+    """Composes without resolving scalar types: libyaml asks the (Python, regex-based) resolver
+    about every node, which took half of the composer's time, and keys, about half of all
+    scalars, are names anyway. Values are resolved when they are built."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+_RESOLVER = yaml.resolver.Resolver()
 
 # Specs nest about ten levels deep; params a few more. Far below what would exhaust a stack.
 MAX_DEPTH = 100
@@ -122,6 +140,10 @@ def load_yaml(raw: bytes, path: str) -> tuple[SourceDocument, list[Diagnostic]]:
     return doc, builder.diagnostics
 
 
+def _is_merge_key(node: yaml.Node) -> bool:
+    return node.tag == _MERGE or (node.tag == _PLAIN and node.value == "<<")
+
+
 def _char_at(text: str, index: int) -> str:
     return text[index] if 0 <= index < len(text) else ""
 
@@ -198,7 +220,10 @@ class _Builder:
             self._active.discard(id(node))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
-        ctor = _SCALAR_CONSTRUCTORS.get(node.tag)
+        tag = node.tag
+        if tag == _PLAIN:
+            tag = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))
+        ctor = _SCALAR_CONSTRUCTORS.get(tag)
         if ctor is None:
             self._bad_tag(node)
             return None
@@ -216,7 +241,7 @@ class _Builder:
             self._report(codes.WRONG_TYPE, node, "a mapping key must be a plain name, not a "
                                                  + ("list" if isinstance(node, yaml.SequenceNode) else "mapping"))
             return None
-        if node.tag not in _SCALAR_CONSTRUCTORS:
+        if node.tag != _PLAIN and node.tag not in _SCALAR_CONSTRUCTORS:
             self._bad_tag(node)
             return None
         return node.value
@@ -226,7 +251,7 @@ class _Builder:
         (own keys win, earlier merges win over later ones, as YAML's merge key specifies)."""
         own, merged = [], []
         for key_node, value_node in node.value:
-            if key_node.tag != _MERGE:
+            if not _is_merge_key(key_node):
                 own.append((key_node, value_node))
                 continue
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]

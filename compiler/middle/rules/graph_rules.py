@@ -15,7 +15,9 @@ _FLOW_KINDS = {"step", "artifact", "evaluation"}
 @rule
 def cycles(ctx: RuleContext):
     g = ctx.lineage.graph
-    flow = g.subgraph(n for n, k in g.nodes(data="kind") if k in _FLOW_KINDS)
+    kinds = dict(g.nodes(data="kind"))
+    # A plain graph of the flow edges: networkx walks a subgraph view several times slower.
+    flow = nx.DiGraph((u, v) for u, v in g.edges if kinds[u] in _FLOW_KINDS and kinds[v] in _FLOW_KINDS)
     for component in sorted(nx.strongly_connected_components(flow), key=min):
         start = min(component)
         if len(component) == 1 and not flow.has_edge(start, start):
