@@ -58,7 +58,7 @@ def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
     path = root / rel_path
     try:
         resolved = path.resolve()
-        if _resolved(root) not in resolved.parents:
+        if _resolved(root.absolute()) not in resolved.parents:  # keyed by the absolute path: cwd may change
             return EvidenceFile(rel_path, None, "the path leaves the repository")
         raw = resolved.read_bytes()
     except OSError as exc:
