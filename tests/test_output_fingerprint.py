@@ -76,15 +76,15 @@ def test_a_hand_edit_is_still_reported_by_the_check(compiled):
 
 
 def test_library_versions_are_part_of_mlopsc_s_identity(monkeypatch):
-    before = fingerprint.compiler_identity()
-    monkeypatch.setattr(fingerprint.metadata, "version", lambda name: "99.0" if name == "PyYAML" else "1")
-    fingerprint.compiler_identity.cache_clear()
-    try:
-        assert fingerprint.compiler_identity() != before
-    finally:
-        monkeypatch.undo()
+    identities = []
+    for pyyaml in ("6.0.3", "7.0"):
+        monkeypatch.setattr(fingerprint.metadata, "version",
+                            lambda name, pyyaml=pyyaml: pyyaml if name == "PyYAML" else "1.0")
         fingerprint.compiler_identity.cache_clear()
-    assert fingerprint.compiler_identity() == before
+        identities.append(fingerprint.compiler_identity())
+    monkeypatch.undo()
+    fingerprint.compiler_identity.cache_clear()
+    assert identities[0] != identities[1]
 
 
 def test_warnings_are_reported_again_without_loading(example_repo, loads):
