@@ -179,9 +179,11 @@ class _Builder:
 
         ref = refs.parse_ref(text)
         if ref is None:
+            meant = refs.suggest_reference(text)
+            hint = f" (did you mean `{meant}`?)" if meant else ""
             return fail(codes.MALFORMED_REFERENCE,
                         f"`{text}` is not a reference: use `sources.<name>`, `steps.<step>.outputs.<output>` "
-                        f"or `<team>/<project>:<ref>`")
+                        f"or `<team>/<project>:<ref>`{hint}")
         key = ref.in_project(project.key)
         target = self.projects.get(key)
         if target is None:

@@ -45,6 +45,26 @@ def parse_ref(text: object) -> Ref | None:
     return Ref(project, m["source"], m["step"], m["output"])
 
 
+# Near misses people write, and the reference they meant.
+_REPAIRS = [
+    (re.compile(r"^([^/:\s]+/[^/:.\s]+)\.(?=(sources|steps)\.)"), r"\1:"),  # team/project.steps… → team/project:steps…
+    (re.compile(r"(^|:)source\."), r"\1sources."),
+    (re.compile(r"(^|:)step\."), r"\1steps."),
+    (re.compile(r"\.output\."), ".outputs."),
+    (re.compile(r"((?:^|:)steps\.[^.\s]+)\.(?!outputs\.)([^.\s]+)$"), r"\1.outputs.\2"),  # steps.s.o
+]
+
+
+def suggest_reference(text: object) -> str | None:
+    """The well-formed reference a malformed one most likely meant, if any."""
+    if not isinstance(text, str):
+        return None
+    fixed = text.strip()
+    for pattern, replacement in _REPAIRS:
+        fixed = pattern.sub(replacement, fixed)
+    return fixed if fixed != text and parse_ref(fixed) is not None else None
+
+
 def node_id(project: str, local: str) -> str:
     return f"{project}:{local}"
 
