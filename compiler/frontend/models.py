@@ -122,9 +122,9 @@ class Repository(_Spec):
 class Metadata(_Spec):
     """Who owns the project and what it is."""
 
-    name: str
+    name: str = Field(examples=["fraud-detection"])
     """Project name: a DNS-1123 label, the same as the file name, e.g. `fraud-detection`."""
-    team: str
+    team: str = Field(examples=["risk"])
     """Owning team: the folder the spec lives in (specs/<team>/) and a team of mlopsc.yaml."""
     owners: list[str] = Field(default_factory=list)
     """Who answers for the project (emails); notified about changes that affect it."""
@@ -135,9 +135,11 @@ class Metadata(_Spec):
 class Source(_Spec):
     """Data the project reads, at a pinned version."""
 
-    uri: str
+    uri: str = Field(examples=["s3://risk-lake/transactions/", "bq://growth.merchants_daily"])
     """Where the data is: s3://, gs://, abfss://, hdfs://, https://, pvc://, or bq:// and table:// for tables."""
-    version: str | StrictInt | float
+    version: str | StrictInt | float = Field(examples=[
+        "2026-11-01", "sha256:c9cbc74a5d80acf9bf160e202da5e3f32d1cd9a83a091316a2553c89ba2eb38c",
+        "git:64c6b3587f843e585763a3397de11dd335e81a5e"])
     """The exact snapshot read: a snapshot id (e.g. `2026-11-01`), `sha256:<64 hex>` or `git:<40 hex>`; never `latest`."""
     format: str | None = None
     """Data format, e.g. `parquet`."""
@@ -170,9 +172,9 @@ class SecretRef(_Spec):
 class Resources(_Spec):
     """Compute for one container (Kubernetes quantities)."""
 
-    cpu: Quantity | None = None
+    cpu: Quantity | None = Field(default=None, examples=["4", "500m"])
     """CPU cores, e.g. `4` or `500m`."""
-    memory: Quantity | None = None
+    memory: Quantity | None = Field(default=None, examples=["16Gi", "512Mi"])
     """Memory, e.g. `16Gi`."""
     gpu: StrictInt | None = Field(default=None, ge=0)
     """Number of GPUs."""
@@ -198,7 +200,7 @@ class _Container(_Spec):
     """How often a failed task is retried (0-10)."""
     cache: bool = True
     """Reuse the outputs of an identical earlier run."""
-    timeout: str | None = None
+    timeout: str | None = Field(default=None, examples=["30m", "4h", "1h30m"])
     """Maximum run time, e.g. `90s`, `30m`, `4h` or `1h30m`."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
     """Environment variables: a literal, or `{secret: <name>, key: <key>}` for anything secret."""
@@ -226,7 +228,7 @@ class Evaluation(_Container):
     """Parameters by name: a scalar, list or mapping."""
     metrics: list[str] = Field(min_length=1)
     """Metrics the evaluation reports, e.g. `[auc, p95_latency_ms]`."""
-    gates: list[str] = Field(default_factory=list)
+    gates: list[str] = Field(default_factory=list, examples=[["auc >= 0.92", "p95_latency_ms <= 40"]])
     """Conditions for release: `<metric> <op> <number>`, op one of >= > <= < == !=, e.g. `auc >= 0.92`."""
 
 
@@ -344,7 +346,7 @@ class ProjectSpec(_Spec):
     """Evaluations with their gates, by name."""
     serving: dict[str, ServingTarget] = Field(default_factory=dict)
     """Serving targets, by name."""
-    schedule: str | None = None
+    schedule: str | None = Field(default=None, examples=["0 3 * * 1", "30 2 * * *"])
     """Retraining schedule: a 5-field cron expression, e.g. `0 3 * * 1`."""
 
 
