@@ -270,10 +270,11 @@ def _scan(out_dir: Path) -> dict[str, str]:
     prefix = len(str(out_dir)) + 1
     for top, dirs, names in os.walk(out_dir):
         rel_top = top[prefix:].replace(os.sep, "/")
+        subdirs = set(dirs)
         for name in dirs + names:
             rel = f"{rel_top}/{name}" if rel_top else name
             path = os.path.join(top, name)
-            entries[rel] = "link" if os.path.islink(path) else ("dir" if name in dirs else "file")
+            entries[rel] = "link" if os.path.islink(path) else ("dir" if name in subdirs else "file")
     return entries
 
 
