@@ -94,7 +94,7 @@ def test_kill_at_any_point_leaves_the_old_tree_or_the_new_one(two_states):
     assert snapshot(out) == trees["B"]
 
     outcomes = []
-    kills = 8
+    kills = 7
     for i in range(kills):
         target = "A" if state == "B" else "B"
         set_state(target)
@@ -107,7 +107,8 @@ def test_kill_at_any_point_leaves_the_old_tree_or_the_new_one(two_states):
         while not staging.exists() and proc.poll() is None:
             time.sleep(0.0002)
         if proc.returncode is None:  # else a busy machine let it finish before we looked
-            time.sleep(window * 1.3 * i / (kills - 1))  # from the first file staged to past the swap
+            # From the first file staged to past the swap; denser early, where the write is.
+            time.sleep(window * 1.2 * (i / (kills - 1)) ** 2)
             proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=60) in (0, -signal.SIGKILL), proc.stderr.read().decode()
         after = snapshot(out)
