@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     where = layout(args)
-    if not args.select:
+    if not args.select and not args.verbose:  # --verbose reports what a full load finds
         # Nothing the last compile depended on has changed: it would write the same bytes.
         unchanged = fingerprint.lookup(where)
         if unchanged is not None:
