@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from compiler.backends import argocd, layout
+from compiler import layout
+from compiler.backends import argocd
 from conftest import edit, run_mlopsc
 from test_serving_variants import VARIANTS, compiled, objects_of
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from compiler.backends import layout
+from compiler import layout
 from crd_schema import validate_strict
 from test_serving_variants import VARIANTS, compiled, objects_of
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from compiler.backends import layout
+from compiler import layout
 from conftest import edit, line_col, run_mlopsc
 from test_serving_variants import VARIANTS, add_project, compiled, objects_of
 

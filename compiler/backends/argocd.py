@@ -20,7 +20,8 @@ where training runs before anything is promoted, so a single Kubeflow serves eve
 from __future__ import annotations
 
 from ..middle.check import CheckedRepository
-from . import Document, layout
+from .. import layout
+from . import Document
 
 API_VERSION = "argoproj.io/v1alpha1"
 # Applications point at paths inside the Git repository: generated/ is the output directory that

@@ -35,7 +35,8 @@ from ..frontend.models import ContainerRuntime, Release, Resources, SecretRef, S
 from ..middle import refs
 from ..middle.check import CheckedRepository
 from ..middle.quantity import canonical_quantity
-from . import Document, layout
+from .. import layout
+from . import Document
 
 ANNOTATION_PREFIX = "mlopsc.dev/"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlopsc"}

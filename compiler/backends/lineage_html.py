@@ -23,7 +23,7 @@ import networkx as nx
 from ..middle import refs
 from ..middle.check import CheckedRepository
 from . import Document
-from .layout import LINEAGE_DIR
+from ..layout import LINEAGE_DIR
 
 PATH = f"{LINEAGE_DIR}/index.html"
 SHOWN_KINDS = ("source", "step", "artifact", "evaluation", "serving", "release")

@@ -17,7 +17,7 @@ from ..middle import promotion
 from ..middle.check import CheckedRepository
 from ..middle.rules.evidence import format_value, release_gates
 from . import Document
-from .layout import model_card_path
+from ..layout import model_card_path
 
 
 def cell(value: object) -> str:

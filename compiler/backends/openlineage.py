@@ -30,7 +30,7 @@ import networkx as nx
 from ..middle import refs
 from ..middle.check import CheckedRepository
 from . import Document
-from .layout import LINEAGE_DIR
+from ..layout import LINEAGE_DIR
 
 SPEC_VERSION = "2-0-2"
 PRODUCER = "https://github.com/mlopsc/mlopsc"

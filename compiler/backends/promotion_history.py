@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..middle import promotion
 from ..middle.check import CheckedRepository
 from . import Document
-from .layout import PROMOTION_HISTORY
+from ..layout import PROMOTION_HISTORY
 
 
 def emit(checked: CheckedRepository) -> list[Document]:

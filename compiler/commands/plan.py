@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..backends import layout as paths
+from .. import layout as paths
 from ..build import Layout, emit_documents, load_and_check, render_files
 from ..diagnostics import render_github
 from ..frontend.loader import UsageError

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..backends.layout import PROMOTION_HISTORY
+from ..layout import PROMOTION_HISTORY
 from ..diagnostics import Position
 
 if TYPE_CHECKING:  # the loader imports this module; importing it back would be circular

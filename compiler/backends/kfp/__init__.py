@@ -20,7 +20,8 @@ from ...frontend.loader import LoadedProject
 from ...frontend.models import Evaluation
 from ...middle import refs
 from ...middle.check import CheckedRepository
-from .. import Document, layout
+from ... import layout
+from .. import Document
 from .ir import ARTIFACT_TYPES, PipelineBuilder, Upstream
 
 API_VERSION = "pipelines.kubeflow.org/v2beta1"

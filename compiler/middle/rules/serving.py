@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ... import codes
-from ...backends import layout
+from ... import layout
 from . import RuleContext, rule
 
 # What KServe's storage initializer can download (its webhook rejects other schemes).

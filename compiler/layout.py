@@ -1,4 +1,5 @@
-"""Where each back end puts its documents under generated/ (shared, so paths agree).
+"""The shape of generated/ and the names it gives things: shared by every stage that needs them
+(back ends write there; rules check tenancy against the same namespace and object names).
 
     generated/
       .mlopsc-inventory.json             what the compiler wrote (path -> sha256); see compiler.output
