@@ -106,6 +106,10 @@ def _peak_rss_mb() -> float:
 
 # ---------------------------------------------------------------------- in the parent process
 def measure(mode: str, root: Path) -> dict:
+    # Start every measurement with nothing pending on the disk: deleting a 100 MB tree just before
+    # makes the next one's writes wait for the file system's journal, which is not the compiler's
+    # cost (and a fresh clone, where a full compile happens, has nothing to delete).
+    os.sync()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, str(Path(__file__)), "--child", mode, str(root)],
                           env=env, capture_output=True, text=True)
