@@ -209,3 +209,15 @@ def test_container_serving_changes_are_named_from_the_rendered_objects(tmp_path)
     described = {c.title.split()[0]: c.details for c in production.changes}
     assert any(d.startswith("image ") and "1111" in d for d in described["Deployment"])
     assert any(d.startswith("replicas 2–") for d in described["HorizontalPodAutoscaler"])
+
+
+def test_the_first_pull_request_shows_everything_as_new(example_repo):
+    git(example_repo, "init", "-q", "-b", "main")
+    (example_repo / "README.md").write_text("specs arrive in the next commit\n")
+    git(example_repo, "add", "README.md")
+    git(example_repo, "commit", "-q", "-m", "empty repository")
+    out = plan(example_repo)
+    assert "do not compile with this mlopsc (specs directory 'specs' does not exist" in out
+    assert "+ InferenceService risk-production/fraud-api new  [risk/fraud-detection]" in section(out, "production")
+    assert f"serves model {RUN_0142}" in section(out, "production")
+    assert "+ Namespace risk-staging new" in section(out, "staging")
