@@ -11,6 +11,7 @@ at the base instead, and says so.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -23,9 +24,8 @@ import yaml
 
 from .. import layout as paths
 from ..build import Layout, emit_documents, load_and_check, render_files
-from ..diagnostics import render_github
 from ..frontend.loader import UsageError
-from ..output.writer import INVENTORY, load_inventory
+from ..output.writer import INVENTORY, parse_inventory
 from .common import layout, print_diagnostics
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -110,11 +110,10 @@ class Plan:
 def run(args) -> int:
     where = layout(args)
     checked = load_and_check(where)
-    diag_format = "github" if args.format == "github" else "text"
-    if args.format == "github":
-        sys.stderr.write(render_github(checked.diagnostics))
-    else:
-        print_diagnostics(_with_format(args, diag_format), checked.diagnostics, sys.stderr)
+    # Diagnostics go to stderr in the form that suits the plan's reader (annotations for github).
+    diagnostics_format = {"json": "json", "github": "github"}.get(args.format, "text")
+    print_diagnostics(argparse.Namespace(**{**vars(args), "format": diagnostics_format}),
+                      checked.diagnostics, sys.stderr)
     if checked.has_errors:
         print("mlopsc: no plan: fix the errors above", file=sys.stderr)
         return 1
@@ -132,12 +131,6 @@ def run(args) -> int:
     else:
         sys.stdout.write(render_text(plan))
     return 0
-
-
-def _with_format(args, fmt: str):
-    copy = type(args)(**vars(args))
-    copy.format = fmt
-    return copy
 
 
 # ------------------------------------------------------------------------------------- the base
@@ -177,19 +170,11 @@ def base_tree(where: Layout, ref: str) -> tuple[dict[str, bytes], dict[str, str]
             return render_files(documents), owners, label, None
     committed = {str(PurePosixPath(rel).relative_to(out)): data
                  for rel, data in _files_at(top, commit, prefix, lambda r: out in r.parents).items()}
-    owners = _inventory_owners(committed.get(INVENTORY))
-    committed.pop(INVENTORY, None)
+    inventory = committed.pop(INVENTORY, None)
+    owners = parse_inventory(inventory).owners if inventory is not None else {}
     note = (f"The specs at {ref} do not compile with this mlopsc ({problem}); compared with the "
             f"{where.out}/ committed there instead.")
     return committed, owners, label, note
-
-
-def _inventory_owners(raw: bytes | None) -> dict[str, str]:
-    if raw is None:
-        return {}
-    with tempfile.TemporaryDirectory() as tmp:  # load_inventory reads a directory's inventory
-        Path(tmp, INVENTORY).write_bytes(raw)
-        return load_inventory(Path(tmp)).owners
 
 
 def _files_at(top: Path, commit: str, prefix: PurePosixPath, keep) -> dict[str, bytes]:

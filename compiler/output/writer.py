@@ -55,12 +55,20 @@ class Inventory:
 
 def load_inventory(out_dir: Path) -> Inventory:
     try:
-        data = json.loads((out_dir / INVENTORY).read_bytes().decode("utf-8"))
+        return parse_inventory((out_dir / INVENTORY).read_bytes())
+    except OSError:
+        return Inventory()
+
+
+def parse_inventory(raw: bytes) -> Inventory:
+    """An inventory's bytes → Inventory; an unreadable one (a merge conflict) owns nothing."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
         files = data["files"]
         projects = data.get("projects", {})
         owners = {str(p): str(key) for key, paths in projects.items() for p in paths}
         return Inventory({str(k): str(v) for k, v in files.items()}, owners, True)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return Inventory()
 
 
