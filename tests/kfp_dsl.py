@@ -21,7 +21,7 @@ from kfp import compiler, dsl, kubernetes
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output, OutputPath
 
 from compiler.backends.kfp import ir
-from compiler.frontend.models import Evaluation, MLProject, SecretRef
+from compiler.frontend.models import Accelerators, Evaluation, MLProject, SecretRef
 from compiler.middle import refs
 from compiler.middle.gates import parse_gate
 from compiler.middle.quantity import canonical_quantity
@@ -113,7 +113,7 @@ def _configure(task, item) -> None:
         kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=keys)
     if res is not None and res.gpu:
         if res.gpuType:
-            kubernetes.add_node_selector(task, ir.GPU_NODE_LABEL, res.gpuType)
+            kubernetes.add_node_selector(task, Accelerators().nodeLabel, res.gpuType)
         kubernetes.add_toleration(task, key=ir.GPU_RESOURCE, operator="Exists", effect="NoSchedule")
     if item.timeout:
         kubernetes.set_timeout(task, ir.duration_seconds(item.timeout))

@@ -36,7 +36,8 @@ def project(params: dict, env: dict, description: str) -> MLProject:
        env=st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True), ENV, max_size=3),
        description=st.text(max_size=30))
 def test_any_values_give_a_readable_pipeline_kfp_loads(tmp_path, params, env, description):
-    pipeline = PipelineBuilder(project(params, env, description), {}, "s3://root", "registry.example.com/r").build()
+    pipeline = PipelineBuilder(project(params, env, description), {}, "s3://root", "registry.example.com/r",
+                               "cloud.google.com/gke-accelerator").build()
     documents = [pipeline.spec] + ([pipeline.platform] if pipeline.platform else [])
     text = serialize(Document("pipeline.yaml", documents, "yaml-stream", header=pipeline.header,
                               sort_keys=True)).decode("utf-8")

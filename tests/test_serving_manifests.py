@@ -10,7 +10,6 @@ import sys
 
 import yaml
 
-from compiler.backends import kubernetes as k8s_backend
 from conftest import EXAMPLES, REPO, copy_repo, edit, run_mlopsc
 from test_serving_variants import digest, make_containers, objects_of, release_uri
 
@@ -166,7 +165,8 @@ def test_quantities_are_canonical_and_gpus_are_requested_and_placed():
     resources = pod["containers"][0]["resources"]
     # The spec says `cpu: 0.5, memory: 1024Mi`; the API server would store 500m and 1Gi.
     assert resources["requests"] == resources["limits"] == {"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "1"}
-    assert pod["nodeSelector"] == {k8s_backend.GPU_TYPE_LABEL: "nvidia-l4"}
+    # The repository's accelerators.nodeLabel, by default the one the pipelines' GPU steps select.
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
 
 

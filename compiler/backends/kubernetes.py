@@ -45,8 +45,6 @@ TRACK_LABEL = "mlopsc.dev/track"
 # Applied when an environment sets no resources: KServe's own defaults for a predictor.
 DEFAULT_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 GPU_RESOURCE = "nvidia.com/gpu"
-# Node label a GPU type selects; the platform labels its GPU node pools with it (docs/OUTPUT.md).
-GPU_TYPE_LABEL = "mlopsc.dev/gpu-type"
 # Autoscaling when an environment sets none: what KServe's HPA would default to anyway.
 DEFAULT_SCALING = ("cpu", 80)
 # KServe's model servers listen on 8080 (HTTP/REST) and 8081 (gRPC).
@@ -245,7 +243,7 @@ class _Builder:
         placement = {"tolerations": [self.k8s.V1Toleration(key=GPU_RESOURCE, operator="Exists",
                                                            effect="NoSchedule")]}
         if resources.gpuType:
-            placement["node_selector"] = {GPU_TYPE_LABEL: resources.gpuType}
+            placement["node_selector"] = {self.config.accelerators.nodeLabel: resources.gpuType}
         return placement
 
     def tmp_volume(self):

@@ -92,6 +92,14 @@ class KServeSettings(_Spec):
     """Namespace of the ingress gateway allowed to reach serving pods (NetworkPolicy)."""
 
 
+class Accelerators(_Spec):
+    """How GPU work is placed on nodes, the same for pipeline steps and serving pods."""
+
+    nodeLabel: str = "cloud.google.com/gke-accelerator"
+    """Node label whose value a `gpuType` selects (GKE's accelerator label by default, whose values
+    are names like `nvidia-l4`; `nvidia.com/gpu.product` with NVIDIA's GPU feature discovery)."""
+
+
 def _default_environments() -> dict[str, Environment]:
     return {"staging": Environment(), "production": Environment(promotesFrom="staging")}
 
@@ -116,6 +124,8 @@ class Repository(_Spec):
     """Image registry and pinning policy."""
     kserve: KServeSettings = Field(default_factory=KServeSettings)
     """KServe settings."""
+    accelerators: Accelerators = Field(default_factory=Accelerators)
+    """GPU placement shared by pipelines and serving."""
 
 
 # ----------------------------------------------------------------------------------- MLProject

@@ -45,7 +45,8 @@ def project_documents(checked: CheckedRepository, project: LoadedProject) -> lis
     config, model = checked.config, project.model
     team, name = model.metadata.team, model.metadata.name
     pipeline = PipelineBuilder(model, upstreams(checked, project),
-                               config.kubeflow.pipelineRoot, config.kubeflow.releaseImage).build()
+                               config.kubeflow.pipelineRoot, config.kubeflow.releaseImage,
+                               config.accelerators.nodeLabel).build()
     description = model.metadata.description
     version_spec: dict = {"pipelineName": pipeline.name, "pipelineSpec": pipeline.spec}
     if pipeline.platform is not None:

@@ -35,9 +35,8 @@ SDK_VERSION = "mlopsc"
 ARTIFACT_TYPES = {"dataset": "system.Dataset", "model": "system.Model", "metrics": "system.Metrics"}
 EVIDENCE_TYPE = "system.Artifact"
 GPU_RESOURCE = "nvidia.com/gpu"
-# gpuType values are GKE accelerator names (nvidia-l4, nvidia-tesla-t4), selected by GKE's node
-# label; GPU nodes carry the `nvidia.com/gpu` NoSchedule taint, which GPU tasks tolerate.
-GPU_NODE_LABEL = "cloud.google.com/gke-accelerator"
+# gpuType selects nodes by the repository's accelerators.nodeLabel; GPU nodes carry the
+# `nvidia.com/gpu` NoSchedule taint, which GPU tasks tolerate.
 GPU_TOLERATION = {"effect": "NoSchedule", "key": GPU_RESOURCE, "operator": "Exists"}
 # kfp's own default retries immediately; a minute's pause rides out preempted nodes and flaky
 # storage, doubling up to the hour kfp allows by default.
@@ -197,8 +196,9 @@ class Pipeline:
 
 class PipelineBuilder:
     def __init__(self, model: MLProject, upstreams: dict[str, Upstream],
-                 pipeline_root: str, release_image: str):
+                 pipeline_root: str, release_image: str, gpu_node_label: str):
         self.model = model
+        self.gpu_node_label = gpu_node_label
         self.key = model.key
         self.upstreams = upstreams
         self.pipeline_root = pipeline_root
@@ -405,7 +405,7 @@ class PipelineBuilder:
         res = item.resources
         if res is not None and res.gpu:
             if res.gpuType:
-                platform["nodeSelector"] = {"labels": {GPU_NODE_LABEL: res.gpuType}}
+                platform["nodeSelector"] = {"labels": {self.gpu_node_label: res.gpuType}}
             platform["tolerations"] = [dict(GPU_TOLERATION)]
         if item.timeout:
             platform["activeDeadlineSeconds"] = str(duration_seconds(item.timeout))
