@@ -62,6 +62,7 @@ TEAM_FOLDER_MISMATCH = _code("N003", "team-folder-mismatch", "A spec under specs
 UNKNOWN_TEAM = _code("N004", "unknown-team", "metadata.team is not one of the teams in mlopsc.yaml.")
 UNKNOWN_ENVIRONMENT = _code("N005", "unknown-environment", "A serving environment (or promotesFrom) names an environment mlopsc.yaml does not define.")
 MISPLACED_SPEC = _code("N006", "misplaced-spec", "Project specs live at specs/<team>/<project>.yaml, where <project> is metadata.name.")
+INVALID_IO_NAME = _code("N007", "invalid-io-name", "Input, output, param and metric names become command-line flags, KFP parameter names and gate terms: a letter or `_`, then letters, digits, `_` (and `-`, except in metrics), at most 63 characters.")
 
 # References and graph
 UNRESOLVED_REFERENCE = _code("R001", "unresolved-reference", "A reference names a source, step, output, evaluation or project that does not exist.")
@@ -82,6 +83,7 @@ MALFORMED_GATE = _code("G001", "malformed-gate", "A gate is `<metric> <op> <numb
 GATE_UNKNOWN_METRIC = _code("G002", "gate-unknown-metric", "A gate tests a metric its evaluation does not declare.")
 UNKNOWN_EVALUATION = _code("G003", "unknown-evaluation", "A serving target's gates name an evaluation the project does not define.")
 GATE_OTHER_MODEL = _code("G004", "gate-other-model", "A serving target is gated by an evaluation of a different model.")
+METRIC_CLASH = _code("G005", "metric-clash", "Two evaluations gating one serving target declare the same metric; its evidence holds one value per metric name.")
 
 # Kubernetes and serving
 CREDENTIAL_LITERAL = _code("K001", "credential-literal", "An env variable named like a credential (*TOKEN*, *PASSWORD*, *SECRET*, *KEY*) has a literal value, or a value looks like a token or private key; reference a Secret with {secret, key}.")

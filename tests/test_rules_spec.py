@@ -77,6 +77,13 @@ CASES = [
          "train:\n      model", message="both a step and an evaluation"),
     Case("N002", FRAUD, [("metrics: [auc, recall_at_1pct_fpr, p95_latency_ms]",
                           "metrics: [auc, recall_at_1pct_fpr, auc, p95_latency_ms]")], "auc, p95", message="listed twice"),
+    Case("N007", FRAUD, [("outputs: {train: dataset, test: dataset}", 'outputs: {train: dataset, "test set": dataset}'),
+                         ("test: steps.features.outputs.test}", "test: steps.features.outputs.train}")],
+         '"test set"', message="`--test set`"),
+    Case("N007", FRAUD, [("metrics: [auc, recall_at_1pct_fpr, p95_latency_ms]",
+                          "metrics: [auc, recall-at-1pct-fpr, p95_latency_ms]"),
+                         ("- recall_at_1pct_fpr >= 0.55", "- auc >= 0.55")],
+         "recall-at-1pct-fpr", message="so that gates"),
     Case("N003", FRAUD, [("  team: risk", "  team: growth")], "growth", message="specs/risk/"),
     Case("N004", CONFIG, [("  growth: {}", "  grow: {}")], "growth\n", at_file=RECS,
          message="not declared in mlopsc.yaml"),
@@ -128,6 +135,16 @@ CASES = [
                          "      model: steps.train.outputs.baseline\n      inputs: {sessions")],
          "offline]", message="evaluates steps.train.outputs.baseline"),
     # Kubernetes and serving
+    Case("G005", RECS, [("      gates: [\"ndcg_at_10 >= 0.31\", \"coverage > 0.8\"]\n",
+                         "      gates: [\"ndcg_at_10 >= 0.31\", \"coverage > 0.8\"]\n"
+                         "    fairness:\n"
+                         "      model: steps.train.outputs.model\n"
+                         "      image: registry.example.com/growth/recs-eval@sha256:" + "4f" * 32 + "\n"
+                         "      code: {repo: https://git.example.com/growth/recs.git, commit: " + "f8" * 20 + "}\n"
+                         "      metrics: [coverage, parity_gap]\n"
+                         "      gates: [\"parity_gap < 0.05\"]\n"),
+                        ("gates: [offline]", "gates: [offline, fairness]")],
+         "fairness]", message="both declare metric `coverage`"),
     Case("K001", FRAUD, [("WANDB_API_KEY: {secret: wandb, key: api-key}", "WANDB_API_KEY: 0f3a9c1e")], "0f3a9c1e"),
     Case("K001", RECS, [("resources: {cpu: \"8\", memory: 64Gi}",
                          "resources: {cpu: \"8\", memory: 64Gi}\n"

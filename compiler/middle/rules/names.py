@@ -10,6 +10,10 @@ from ...frontend.loader import did_you_mean
 from . import RuleContext, rule
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Task interface names end up as `--<name>` flags, KFP input/output keys inside quoted
+# placeholders, and (metrics) the left side of a gate, which the gate grammar reads as a word.
+IO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
+METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 SECTIONS = ("sources", "steps", "evaluations", "serving")
 
 
@@ -66,6 +70,28 @@ def duplicate_names(ctx: RuleContext):
                 project.doc.key_position(("spec", "evaluations", name)),
                 f"`{name}` names both a step and an evaluation; pipeline task names must be unique")
         yield from _task_interface_names(project)
+
+
+@rule
+def interface_names(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        spec = project.model.spec
+        for section in ("steps", "evaluations"):
+            for name, item in getattr(spec, section).items():
+                base = ("spec", section, name)
+                for group in ("inputs", "outputs", "params"):
+                    for entry in getattr(item, group, {}):
+                        if not IO_NAME.match(str(entry)):
+                            yield codes.INVALID_IO_NAME.at(
+                                project.doc.key_position(base + (group, entry)),
+                                f"{group[:-1]} name `{entry}` must start with a letter or `_` and hold only "
+                                f"letters, digits, `_` and `-` (at most 63): it becomes `--{entry}` and a KFP name")
+                for index, metric in enumerate(getattr(item, "metrics", [])):
+                    if not METRIC_NAME.match(str(metric)):
+                        yield codes.INVALID_IO_NAME.at(
+                            project.doc.position(base + ("metrics", index)),
+                            f"metric name `{metric}` must be a word of letters, digits and `_` starting "
+                            f"with a letter or `_`, so that gates such as `{metric} >= 0.9` can name it")
 
 
 def _task_interface_names(project):
