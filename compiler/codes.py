@@ -62,7 +62,7 @@ TEAM_FOLDER_MISMATCH = _code("N003", "team-folder-mismatch", "A spec under specs
 UNKNOWN_TEAM = _code("N004", "unknown-team", "metadata.team is not one of the teams in mlopsc.yaml.")
 UNKNOWN_ENVIRONMENT = _code("N005", "unknown-environment", "A serving environment (or promotesFrom) names an environment mlopsc.yaml does not define.")
 MISPLACED_SPEC = _code("N006", "misplaced-spec", "Project specs live at specs/<team>/<project>.yaml, where <project> is metadata.name.")
-INVALID_IO_NAME = _code("N007", "invalid-io-name", "Input, output, param and metric names become command-line flags, KFP parameter names and gate terms: a letter or `_`, then letters, digits, `_` (and `-`, except in metrics), at most 63 characters.")
+INVALID_IO_NAME = _code("N007", "invalid-io-name", "Input, output, param and metric names become command-line flags, KFP parameter names and gate terms: a letter or `_`, then letters, digits, `_` and `-`, at most 63 characters.")
 
 # References and graph
 UNRESOLVED_REFERENCE = _code("R001", "unresolved-reference", "A reference names a source, step, output, evaluation or project that does not exist.")

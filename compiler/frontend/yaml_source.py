@@ -118,6 +118,9 @@ def load_yaml(raw: bytes, path: str) -> tuple[SourceDocument, list[Diagnostic]]:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        if "maximum nesting depth" in problem:
+            # Newer libyaml (PyYAML >= 6.0.4) stops deep nesting in its scanner, ahead of our count.
+            return doc, [codes.UNSAFE_YAML.at(pos, f"nested more than {MAX_DEPTH} levels deep")]
         if "tab" in problem or (mark is not None and _char_at(text, mark.index) == "\t"):
             problem += " (YAML indents with spaces, never tabs)"
         return doc, [codes.YAML_SYNTAX.at(pos, problem)]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
              "==": operator.eq, "!=": operator.ne}
-_GATE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*"
+# Metric names may hold `-` (N007); no name holds an operator character, so the split is unambiguous.
+_GATE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*?)\s*(>=|<=|==|!=|>|<)\s*"
                       r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
 

@@ -10,10 +10,9 @@ from ...frontend.loader import did_you_mean
 from . import RuleContext, rule
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Task interface names end up as `--<name>` flags, KFP input/output keys inside quoted
-# placeholders, and (metrics) the left side of a gate, which the gate grammar reads as a word.
+# Task interface names (metrics included) end up as `--<name>` flags, KFP input/output keys inside
+# quoted placeholders, and the left side of a gate.
 IO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
-METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 SECTIONS = ("sources", "steps", "evaluations", "serving")
 
 
@@ -87,11 +86,11 @@ def interface_names(ctx: RuleContext):
                                 f"{group[:-1]} name `{entry}` must start with a letter or `_` and hold only "
                                 f"letters, digits, `_` and `-` (at most 63): it becomes `--{entry}` and a KFP name")
                 for index, metric in enumerate(getattr(item, "metrics", [])):
-                    if not METRIC_NAME.match(str(metric)):
+                    if not IO_NAME.match(str(metric)):
                         yield codes.INVALID_IO_NAME.at(
                             project.doc.position(base + ("metrics", index)),
-                            f"metric name `{metric}` must be a word of letters, digits and `_` starting "
-                            f"with a letter or `_`, so that gates such as `{metric} >= 0.9` can name it")
+                            f"metric name `{metric}` must start with a letter or `_` and hold only letters, "
+                            f"digits, `_` and `-` (at most 63): it becomes a KFP output and a gate's term")
 
 
 def _task_interface_names(project):
