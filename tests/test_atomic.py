@@ -19,7 +19,8 @@ from conftest import REPO, edit, run_mlopsc
 from test_generate import load_generator
 
 from compiler.output import writer
-from compiler.output.writer import INVENTORY, retired_dir, staging_dir, write_tree
+from compiler.inventory import INVENTORY
+from compiler.output.writer import retired_dir, staging_dir, write_tree
 
 generate = load_generator()
 UNOWNED_NOTES = 600  # hand-added files carried into every new tree; they also widen the write window

@@ -10,7 +10,7 @@ import pytest
 from conftest import edit, run_mlopsc
 from test_atomic import snapshot
 
-from compiler.output.writer import INVENTORY, load_inventory, sha256
+from compiler.inventory import INVENTORY, load_inventory, sha256
 
 FRAUD = "specs/risk/fraud-detection.yaml"
 RECS = "specs/growth/merchant-recs.yaml"

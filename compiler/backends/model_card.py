@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import jinja2
 
+from ..frontend.history import HistoryEntry
 from ..frontend.loader import LoadedProject
 from ..middle import promotion
 from ..middle.check import CheckedRepository
@@ -37,7 +38,7 @@ def _template() -> jinja2.Template:
 def emit(checked: CheckedRepository) -> list[Document]:
     pins = promotion.current_pins(checked.projects)
     history = promotion.extend(checked.repo.promotion_history.entries, pins, checked.config)
-    by_target: dict[tuple[str, str], list[promotion.HistoryEntry]] = {}
+    by_target: dict[tuple[str, str], list[HistoryEntry]] = {}
     for entry in history:
         by_target.setdefault((entry.project, entry.serving), []).append(entry)
     documents = []
@@ -50,7 +51,7 @@ def emit(checked: CheckedRepository) -> list[Document]:
 
 
 def card_context(checked: CheckedRepository, project: LoadedProject,
-                 history: dict[tuple[str, str], list[promotion.HistoryEntry]]) -> dict:
+                 history: dict[tuple[str, str], list[HistoryEntry]]) -> dict:
     """The card as plain data; `history`: the promotion history by (project, serving target)."""
     meta, spec = project.model.metadata, project.model.spec
     code = []
@@ -71,7 +72,7 @@ def card_context(checked: CheckedRepository, project: LoadedProject,
 
 
 def _serving(checked: CheckedRepository, project: LoadedProject, name: str,
-             history: dict[tuple[str, str], list[promotion.HistoryEntry]]) -> dict:
+             history: dict[tuple[str, str], list[HistoryEntry]]) -> dict:
     target = project.model.spec.serving[name]
     ours = history.get((project.key, name), [])
     if target.runtime.kserve is not None:
@@ -113,7 +114,7 @@ def _release(checked, project, target, role, release, percent, env, source, ours
             "origin": _origin(ours, env, source, release.digest, record)}
 
 
-def _origin(ours: list[promotion.HistoryEntry], env: str, source: str | None, digest: str, record) -> str:
+def _origin(ours: list[HistoryEntry], env: str, source: str | None, digest: str, record) -> str:
     here = next(e for e in ours if e.environment == env and e.digest == digest)
     text = f"pinned in {env} since promotion #{here.seq}"
     if source is not None:

@@ -25,7 +25,7 @@ import yaml
 from .. import layout as paths
 from ..build import Layout, emit_documents, load_and_check, render_files
 from ..frontend.loader import UsageError
-from ..output.writer import INVENTORY, parse_inventory
+from ..inventory import INVENTORY, parse_inventory
 from .common import layout, print_diagnostics
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .. import codes
-from ..diagnostics import Diagnostic, Position
-from ..middle.promotion import PromotionHistory, read_history
+from ..diagnostics import Diagnostic
+from .history import PromotionHistory, read_history
 from .evidence import EvidenceFile, load_evidence
 from .models import API_VERSION, MLProject, Repository
 from .yaml_source import SourceDocument, load_yaml

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 _REF_RE = re.compile(
-    rf"^(?:(?P<team>[^/:\s]+)/(?P<project>[^/:\s]+):)?"
-    rf"(?:sources\.(?P<source>[^.\s]+)|steps\.(?P<step>[^.\s]+)\.outputs\.(?P<output>[^.\s]+))$"
+    r"^(?:(?P<team>[^/:\s]+)/(?P<project>[^/:\s]+):)?"
+    r"(?:sources\.(?P<source>[^.\s]+)|steps\.(?P<step>[^.\s]+)\.outputs\.(?P<output>[^.\s]+))$"
 )
 
 

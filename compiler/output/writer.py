@@ -24,8 +24,6 @@ import contextlib
 import ctypes
 import difflib
 import errno
-import hashlib
-import json
 import os
 import shutil
 import stat
@@ -34,57 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..frontend.loader import UsageError
+from ..inventory import INVENTORY, Inventory, load_inventory, render_inventory, sha256
 
-INVENTORY = ".mlopsc-inventory.json"
 # Beside the output directory: mlopsc's scratch space (staging trees, the fingerprint of the last
 # compile). It holds a `.gitignore` of `*`, so Git never shows it, as pytest and mypy do.
 WORK_DIR = ".mlopsc"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# ------------------------------------------------------------------------------------ inventory
-@dataclass(frozen=True)
-class Inventory:
-    files: dict[str, str] = field(default_factory=dict)  # path -> sha256
-    owners: dict[str, str] = field(default_factory=dict)  # path -> "team/project"; none: repository-wide
-    readable: bool = False  # False when generated/ has no (parseable) inventory
-
-
-def load_inventory(out_dir: Path) -> Inventory:
-    try:
-        return parse_inventory((out_dir / INVENTORY).read_bytes())
-    except OSError:
-        return Inventory()
-
-
-def parse_inventory(raw: bytes) -> Inventory:
-    """An inventory's bytes → Inventory; an unreadable one (a merge conflict) owns nothing."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-        files = data["files"]
-        projects = data.get("projects", {})
-        owners = {str(p): str(key) for key, paths in projects.items() for p in paths}
-        return Inventory({str(k): str(v) for k, v in files.items()}, owners, True)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return Inventory()
-
-
-def read_inventory(out_dir: Path) -> dict[str, str]:
-    """path -> sha256 of every file the last compile wrote ({} without an inventory)."""
-    return load_inventory(out_dir).files
-
-
-def render_inventory(hashes: dict[str, str], owners: dict[str, str]) -> bytes:
-    projects: dict[str, list[str]] = {}
-    for path in sorted(owners):
-        if path in hashes:
-            projects.setdefault(owners[path], []).append(path)
-    body = {"generator": "mlopsc", "files": {p: hashes[p] for p in sorted(hashes)},
-            "projects": {k: projects[k] for k in sorted(projects)}}
-    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
 def expected_tree(files: dict[str, bytes], owners: dict[str, str]) -> dict[str, bytes]:

@@ -1,0 +1,144 @@
+"""The promotion history that the previous compile left in generated/: read it and decide
+whether to trust it. (What it means for promotion is compiler.middle.promotion's business.)
+
+Why the history is tamper-evident. The history is both an input and an output of `compile`, so
+`compile --check` alone would find a hand-edited history self-consistent: it would rebuild the
+edited file from itself. Two independent anchors therefore decide whether it is trusted:
+
+1. The inventory (`generated/.mlopsc-inventory.json`, owned by compiler.output.writer) records the
+   sha256 of every file the compiler wrote. A history whose bytes differ from that record, that
+   exists without a record, or whose record exists without the file, was not written by mlopsc.
+   This is what catches the realistic case: someone deletes (or adds) a line in a pull request.
+2. Each entry carries `chain`, the sha256 of the previous entry's chain and this entry's fields.
+   An entry removed from the middle breaks the chain at the next entry, so the diagnostic points
+   at the line where it happened, and such an edit stays visible even if someone also rewrites
+   the inventory's hash by hand.
+
+A history that fails either check is not trusted at all (E007, and then only what environments
+pin now counts for E006): losing entries only ever makes promotion stricter, never lets an
+unpromoted digest through, and a forged entry is not believed. The fix is to restore the file
+from Git. Someone who recomputes every hash deliberately is not stopped by this; the pull
+request's diff of a file that only grows, under code-owner review, is the defence there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..inventory import read_inventory, sha256
+from ..layout import PROMOTION_HISTORY
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    project: str
+    serving: str
+    environment: str
+    role: str
+    digest: str
+    uri: str
+    evidence: str
+    chain: str = ""
+
+    def fields_for_chain(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if k != "chain"}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def to_json(self) -> dict:
+        return {"seq": self.seq, "project": self.project, "serving": self.serving,
+                "environment": self.environment, "as": self.role, "digest": self.digest,
+                "uri": self.uri, "evidence": self.evidence, "chain": self.chain}
+
+
+_ENTRY_KEYS = {f.name for f in fields(HistoryEntry)} - {"role"} | {"as"}
+
+
+@dataclass
+class PromotionHistory:
+    """The history as read from the output directory, and whether it can be trusted."""
+
+    path: str  # repository-relative, e.g. generated/promotion/history.json
+    entries: list[HistoryEntry] = field(default_factory=list)  # empty unless trusted
+    # Why it is not trusted: (line, column, message); empty when trusted.
+    problems: list[tuple[int, int, str]] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        return not self.problems
+
+
+# ------------------------------------------------------------------------------ reading
+def read_history(out_dir: Path, out_label: str) -> PromotionHistory:
+    """Read the previous compile's history and check it against the inventory and its chain."""
+    label = f"{out_label.rstrip('/')}/{PROMOTION_HISTORY}"
+    path = out_dir / PROMOTION_HISTORY
+    recorded = read_inventory(out_dir).get(PROMOTION_HISTORY)
+    restore = f"restore it with `git checkout -- {label}` and compile again"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if recorded is None:
+            return PromotionHistory(label)  # nothing promoted yet
+        return PromotionHistory(label, problems=[(1, 1, f"{label} was deleted, but the inventory records "
+                                                         f"that mlopsc wrote it; {restore}")])
+    except OSError as exc:
+        return PromotionHistory(label, problems=[(1, 1, f"{label} cannot be read ({exc.strerror or exc})")])
+    history = PromotionHistory(label)
+    if recorded is None:
+        history.problems.append((1, 1, f"{label} was not written by mlopsc (the inventory has no record "
+                                       f"of it); {restore}, or delete it if nothing was ever promoted"))
+    elif sha256(raw) != recorded:
+        history.problems.append((1, 1, f"{label} is not what mlopsc last wrote (its sha256 differs from the "
+                                       f"inventory's record): the history was edited by hand; {restore}"))
+    entries = _parse(raw, label, history.problems)
+    _verify_chain(entries, raw, history.problems)
+    if history.trusted:
+        history.entries = entries
+    return history
+
+
+def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
+        problems.append((line, col, f"{label} is not valid JSON ({exc}); the history is not trusted"))
+        return []
+    items = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(items, list) or data.get("format") != FORMAT:
+        problems.append((1, 1, f"{label} is not a format-{FORMAT} promotion history"))
+        return []
+    entries = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) != _ENTRY_KEYS or not isinstance(item.get("seq"), int):
+            problems.append((1, 1, f"{label} holds an entry that is not a promotion record: {item!r:.80}"))
+            return []
+        values = {("role" if k == "as" else k): (v if k == "seq" else str(v)) for k, v in item.items()}
+        entries.append(HistoryEntry(**values))
+    return sorted(entries, key=lambda e: e.seq)
+
+
+def _verify_chain(entries: list[HistoryEntry], raw: bytes, problems: list) -> None:
+    lines = {int(m[1]): i + 1 for i, text in enumerate(raw.decode("utf-8", "replace").splitlines())
+             if (m := re.search(r'"seq":\s*(\d+)', text))}
+    previous = ""
+    for expected_seq, entry in enumerate(entries, start=1):
+        if entry.seq != expected_seq or entry.chain != link(previous, entry):
+            gone = "an earlier entry was removed or" if entry.seq != expected_seq else "it or an earlier entry was"
+            problems.append((lines.get(entry.seq, 1), 1,
+                             f"history entry #{entry.seq} does not follow from the entries before it: "
+                             f"{gone} edited by hand"))
+            return
+        previous = entry.chain
+
+
+def link(previous: str, entry: HistoryEntry) -> str:
+    """The chain value of `entry` after the entry whose chain is `previous`."""
+    return hashlib.sha256(f"{previous}\n{entry.fields_for_chain()}".encode()).hexdigest()
