@@ -7,12 +7,13 @@ Rules read models, positions and the graph; they never import back ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...diagnostics import Diagnostic
-from ...frontend.loader import LoadedRepository
+from ...frontend.loader import LoadedProject, LoadedRepository
+from ...frontend.models import Evaluation, Step
 from ..graph import LineageGraph
 
 
@@ -28,6 +29,30 @@ class RuleContext:
     @property
     def config(self):
         return self.repo.config
+
+
+@dataclass(frozen=True)
+class Task:
+    """A step or an evaluation: both become pipeline tasks and share most fields."""
+
+    path: tuple  # ("spec", "steps" | "evaluations", name): where it is in its spec
+    name: str
+    item: Step | Evaluation
+
+    @property
+    def is_evaluation(self) -> bool:
+        return self.path[1] == "evaluations"
+
+    @property
+    def what(self) -> str:
+        return f"{'evaluation' if self.is_evaluation else 'step'} `{self.name}`"
+
+
+def tasks(project: LoadedProject) -> Iterator[Task]:
+    spec = project.model.spec
+    for section in ("steps", "evaluations"):
+        for name, item in getattr(spec, section).items():
+            yield Task(("spec", section, name), name, item)
 
 
 Rule = Callable[[RuleContext], Iterable[Diagnostic]]

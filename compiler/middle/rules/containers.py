@@ -8,7 +8,7 @@ from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
 from ..quantity import QuantityError, parse_quantity
-from . import RuleContext, rule
+from . import RuleContext, rule, tasks
 
 CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
 # Values that are credentials whatever the variable is called (well-known token formats).
@@ -35,22 +35,18 @@ CRON_NAMES = [None, None, None,
 
 def _containers(project):
     """(path, container-like model) for steps, evaluations and container runtimes."""
-    spec = project.model.spec
-    for section in ("steps", "evaluations"):
-        for name, item in getattr(spec, section).items():
-            yield ("spec", section, name), item
-    for name, target in spec.serving.items():
+    for task in tasks(project):
+        yield task.path, task.item
+    for name, target in project.model.spec.serving.items():
         if target.runtime.container is not None:
             yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
 
 
 def _resources(project):
-    spec = project.model.spec
-    for section in ("steps", "evaluations"):
-        for name, item in getattr(spec, section).items():
-            if item.resources is not None:
-                yield ("spec", section, name, "resources"), item.resources
-    for name, target in spec.serving.items():
+    for task in tasks(project):
+        if task.item.resources is not None:
+            yield task.path + ("resources",), task.item.resources
+    for name, target in project.model.spec.serving.items():
         for env, se in target.environments.items():
             if se.resources is not None:
                 yield ("spec", "serving", name, "environments", env, "resources"), se.resources
@@ -107,30 +103,27 @@ def timeouts(ctx: RuleContext):
 @rule
 def placeholders(ctx: RuleContext):
     for project in ctx.repo.projects:
-        spec = project.model.spec
-        for section in ("steps", "evaluations"):
-            for name, item in getattr(spec, section).items():
-                evaluation = section == "evaluations"
-                declared = {
-                    "inputs": set(item.inputs) | ({"model"} if evaluation else set()),
-                    "outputs": set(item.metrics) if evaluation else set(item.outputs),
-                    "params": set(item.params),
-                }
-                what = "evaluation" if evaluation else "step"
-                for i, arg in enumerate(item.args or []):
-                    for m in PLACEHOLDER.finditer(arg):
-                        kind, dot, ref = m[1].partition(".")
-                        if kind not in PLACEHOLDER_KINDS or not dot:
-                            problem = (f"`{m[0]}` is not a placeholder: use `${{inputs.<name>}}`, "
-                                       f"`${{outputs.<name>}}` or `${{params.<name>}}`")
-                        elif ref not in declared[kind]:
-                            known = ", ".join(sorted(declared[kind])) or "none"
-                            problem = (f"`{m[0]}`: {what} `{name}` declares no {kind[:-1]} `{ref}` "
-                                       f"({kind}: {known}){did_you_mean(ref, declared[kind])}")
-                        else:
-                            continue
-                        yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(("spec", section, name, "args", i)),
-                                                           problem)
+        for task in tasks(project):
+            item, evaluation = task.item, task.is_evaluation
+            declared = {
+                "inputs": set(item.inputs) | ({"model"} if evaluation else set()),
+                "outputs": set(item.metrics) if evaluation else set(item.outputs),
+                "params": set(item.params),
+            }
+            for i, arg in enumerate(item.args or []):
+                for m in PLACEHOLDER.finditer(arg):
+                    kind, dot, ref = m[1].partition(".")
+                    if kind not in PLACEHOLDER_KINDS or not dot:
+                        problem = (f"`{m[0]}` is not a placeholder: use `${{inputs.<name>}}`, "
+                                   f"`${{outputs.<name>}}` or `${{params.<name>}}`")
+                    elif ref not in declared[kind]:
+                        known = ", ".join(sorted(declared[kind])) or "none"
+                        problem = (f"`{m[0]}`: {task.what} declares no {kind[:-1]} `{ref}` "
+                                   f"({kind}: {known}){did_you_mean(ref, declared[kind])}")
+                    else:
+                        continue
+                    yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(task.path + ("args", i)),
+                                                       problem)
 
 
 def cron_problem(expr: str) -> str | None:

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from ... import codes
 from ...frontend.loader import did_you_mean
-from . import RuleContext, rule
+from . import RuleContext, rule, tasks
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Task interface names (metrics included) end up as `--<name>` flags, KFP input/output keys inside
@@ -71,56 +71,54 @@ def duplicate_names(ctx: RuleContext):
         yield from _task_interface_names(project)
 
 
+def _interface(task):
+    """(group, index, name) of a task's inputs, outputs (an evaluation's metrics) and params."""
+    item = task.item
+    groups = [("inputs", list(item.inputs)),
+              ("metrics", list(item.metrics)) if task.is_evaluation else ("outputs", list(item.outputs)),
+              ("params", list(item.params))]
+    for group, names in groups:
+        for index, entry in enumerate(names):
+            yield group, index, entry
+
+
+def _interface_position(project, task, group: str, index: int, entry):
+    # Metrics are a list (point at the item); the other groups are mappings (point at the key).
+    if group == "metrics":
+        return project.doc.position(task.path + (group, index))
+    return project.doc.key_position(task.path + (group, entry))
+
+
 @rule
 def interface_names(ctx: RuleContext):
     for project in ctx.repo.projects:
-        spec = project.model.spec
-        for section in ("steps", "evaluations"):
-            for name, item in getattr(spec, section).items():
-                base = ("spec", section, name)
-                for group in ("inputs", "outputs", "params"):
-                    for entry in getattr(item, group, {}):
-                        if not IO_NAME.match(str(entry)):
-                            yield codes.INVALID_IO_NAME.at(
-                                project.doc.key_position(base + (group, entry)),
-                                f"{group[:-1]} name `{entry}` must start with a letter or `_` and hold only "
-                                f"letters, digits, `_` and `-` (at most 63): it becomes `--{entry}` and a KFP name")
-                for index, metric in enumerate(getattr(item, "metrics", [])):
-                    if not IO_NAME.match(str(metric)):
-                        yield codes.INVALID_IO_NAME.at(
-                            project.doc.position(base + ("metrics", index)),
-                            f"metric name `{metric}` must start with a letter or `_` and hold only letters, "
-                            f"digits, `_` and `-` (at most 63): it becomes a KFP output and a gate's term")
+        for task in tasks(project):
+            for group, index, entry in _interface(task):
+                if IO_NAME.match(str(entry)):
+                    continue
+                use = "a KFP output and a gate's term" if group == "metrics" else f"`--{entry}` and a KFP name"
+                yield codes.INVALID_IO_NAME.at(
+                    _interface_position(project, task, group, index, entry),
+                    f"{group[:-1]} name `{entry}` must start with a letter or `_` and hold only letters, "
+                    f"digits, `_` and `-` (at most 63): it becomes {use}")
 
 
 def _task_interface_names(project):
     """A task's inputs, outputs, params (and an evaluation's model and metrics) share one namespace:
     they become the task's `--<name>` arguments and its KFP input and output names."""
-    spec = project.model.spec
-    for section in ("steps", "evaluations"):
-        for name, item in getattr(spec, section).items():
-            base = ("spec", section, name)
-            seen: dict[str, str] = {"model": "model"} if section == "evaluations" else {}
-            groups = [("inputs", list(item.inputs)),
-                      ("metrics", list(item.metrics)) if section == "evaluations" else ("outputs", list(item.outputs)),
-                      ("params", list(item.params))]
-            what = f"{'step' if section == 'steps' else 'evaluation'} `{name}`"
-            for group, names in groups:
-                for index, entry in enumerate(names):
-                    if entry not in seen:
-                        seen[entry] = group
-                        continue
-                    if group == "metrics":
-                        pos = project.doc.position(base + (group, index))
-                    else:
-                        pos = project.doc.key_position(base + (group, entry))
-                    if seen[entry] == group:
-                        message = f"`{entry}` is listed twice in the metrics of {what}"
-                    else:
-                        first = "the evaluated model" if seen[entry] == "model" else f"`{seen[entry]}.{entry}`"
-                        message = (f"`{group}.{entry}` of {what} has the name of {first}: a task's inputs, "
-                                   f"outputs, params and metrics become its arguments and need distinct names")
-                    yield codes.DUPLICATE_NAME.at(pos, message)
+    for task in tasks(project):
+        seen: dict[str, str] = {"model": "model"} if task.is_evaluation else {}
+        for group, index, entry in _interface(task):
+            if entry not in seen:
+                seen[entry] = group
+                continue
+            if seen[entry] == group:
+                message = f"`{entry}` is listed twice in the metrics of {task.what}"
+            else:
+                first = "the evaluated model" if seen[entry] == "model" else f"`{seen[entry]}.{entry}`"
+                message = (f"`{group}.{entry}` of {task.what} has the name of {first}: a task's inputs, "
+                           f"outputs, params and metrics become its arguments and need distinct names")
+            yield codes.DUPLICATE_NAME.at(_interface_position(project, task, group, index, entry), message)
 
 
 @rule

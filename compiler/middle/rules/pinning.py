@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ... import codes
-from . import RuleContext, rule
+from . import RuleContext, rule, tasks
 
 SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -59,11 +59,9 @@ def sources_pinned(ctx: RuleContext):
 
 
 def _images(project):
-    spec = project.model.spec
-    for section in ("steps", "evaluations"):
-        for name, item in getattr(spec, section).items():
-            yield ("spec", section, name, "image"), item.image
-    for name, target in spec.serving.items():
+    for task in tasks(project):
+        yield task.path + ("image",), task.item.image
+    for name, target in project.model.spec.serving.items():
         if target.runtime.container is not None:
             yield ("spec", "serving", name, "runtime", "container", "image"), target.runtime.container.image
 
@@ -86,14 +84,12 @@ def images_pinned(ctx: RuleContext):
 @rule
 def commits_pinned(ctx: RuleContext):
     for project in ctx.repo.projects:
-        spec = project.model.spec
-        for section in ("steps", "evaluations"):
-            for name, item in getattr(spec, section).items():
-                if not GIT_SHA.match(item.code.commit):
-                    yield codes.COMMIT_NOT_PINNED.at(
-                        project.doc.position(("spec", section, name, "code", "commit")),
-                        f"code.commit `{item.code.commit}` is not a full 40-hex commit id "
-                        f"(branches and short ids move)")
+        for task in tasks(project):
+            commit = task.item.code.commit
+            if not GIT_SHA.match(commit):
+                yield codes.COMMIT_NOT_PINNED.at(project.doc.position(task.path + ("code", "commit")),
+                                                 f"code.commit `{commit}` is not a full 40-hex commit id "
+                                                 f"(branches and short ids move)")
 
 
 @rule
