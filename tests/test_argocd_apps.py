@@ -29,8 +29,8 @@ def test_every_application_syncs_an_emitted_directory_of_this_repository(name):
     for app_name, app in applications(name).items():
         source = app["spec"]["source"]
         assert (source["repoURL"], source["targetRevision"]) == (gitops.repoURL, gitops.targetRevision)
-        assert source["path"].startswith(f"{argocd.GENERATED}/deploy/"), app_name
-        assert source["path"].removeprefix(f"{argocd.GENERATED}/") in directories, app_name
+        assert source["path"].startswith("generated/deploy/"), app_name
+        assert source["path"].removeprefix("generated/") in directories, app_name
         assert app["metadata"]["namespace"] == gitops.argocdNamespace
         assert app["spec"]["project"] != "default"
         assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}, app_name
@@ -51,7 +51,7 @@ def test_each_released_project_environment_has_exactly_its_own_application(name)
     assert expected
     for app_name, (directory, env, team) in expected.items():
         spec = apps[app_name]["spec"]
-        assert spec["source"]["path"] == f"{argocd.GENERATED}/{directory}"
+        assert spec["source"]["path"] == f"generated/{directory}"
         assert spec["project"] == team
         assert spec["destination"] == {"server": checked.config.environments[env].cluster,
                                        "namespace": layout.namespace(team, env)}
@@ -70,7 +70,7 @@ def test_pipelines_application_targets_the_teams_kubeflow_namespace_on_the_first
     for project in checked.projects:
         team, project_name = project.model.metadata.team, project.model.metadata.name
         spec = apps[layout.pipelines_application_name(team, project_name)]["spec"]
-        assert spec["source"]["path"] == f"{argocd.GENERATED}/{layout.pipelines_dir(team, project_name)}"
+        assert spec["source"]["path"] == f"generated/{layout.pipelines_dir(team, project_name)}"
         assert spec["destination"] == {"server": first_cluster, "namespace": layout.kubeflow_namespace(config, team)}
 
 
@@ -78,7 +78,7 @@ def test_root_application_manages_the_argocd_directory_itself():
     apps = applications("bundled")
     root = apps[layout.ROOT_APPLICATION]
     assert root["spec"]["project"] == layout.PLATFORM_PROJECT
-    assert root["spec"]["source"]["path"] == f"{argocd.GENERATED}/{layout.ARGOCD_DIR}"
+    assert root["spec"]["source"]["path"] == f"generated/{layout.ARGOCD_DIR}"
     assert root["spec"]["destination"] == {"server": argocd.IN_CLUSTER, "namespace": "argocd"}
     # Its own file lives in the directory it syncs: after the bootstrap, Argo CD keeps it current.
     assert f"{layout.ARGOCD_DIR}/application-{layout.ROOT_APPLICATION}.yaml" in objects_of("bundled")
@@ -96,7 +96,7 @@ def test_namespaces_belong_to_platform_applications_not_to_teams():
     for env, environment in checked.config.environments.items():
         app = apps[layout.platform_application_name(env)]
         assert app["spec"]["project"] == layout.PLATFORM_PROJECT
-        assert app["spec"]["source"]["path"] == f"{argocd.GENERATED}/{layout.platform_dir(env)}"
+        assert app["spec"]["source"]["path"] == f"generated/{layout.platform_dir(env)}"
         assert app["spec"]["destination"] == {"server": environment.cluster}
         assert {"server": environment.cluster} in platform["spec"]["destinations"]
     for path, ns in objects_of("bundled", "Namespace").items():
@@ -169,3 +169,14 @@ def test_gitops_settings_flow_into_every_argocd_object(example_repo):
             assert obj["spec"]["sourceRepos"] == ["https://git.example.com/ml/other.git"]
         else:
             assert obj["spec"]["source"]["repoURL"] == "https://git.example.com/ml/other.git"
+
+
+def test_applications_follow_the_out_option(example_repo):
+    # A repository that keeps its output elsewhere (`--out deploy-out`) must still be synced from
+    # the directories compile wrote, or Argo CD would sync nothing (or stale files).
+    assert run_mlopsc("--out", "rendered/k8s", "compile", cwd=example_repo).code == 0
+    out = example_repo / "rendered/k8s"
+    paths = {yaml.safe_load(p.read_text())["spec"]["source"]["path"]
+             for p in (out / layout.ARGOCD_DIR).glob("application-*.yaml")}
+    assert paths and all(p.startswith("rendered/k8s/deploy/") for p in paths)
+    assert all((example_repo / p).is_dir() for p in paths)

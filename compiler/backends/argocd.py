@@ -24,9 +24,6 @@ from .. import layout
 from . import Document
 
 API_VERSION = "argoproj.io/v1alpha1"
-# Applications point at paths inside the Git repository: generated/ is the output directory that
-# LANGUAGE.md defines and `mlopsc compile` writes by default.
-GENERATED = "generated"
 # Argo CD's own cluster, where the Applications and AppProjects themselves live.
 IN_CLUSTER = "https://kubernetes.default.svc"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlopsc"}
@@ -45,20 +42,20 @@ RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": 
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
-    config = checked.config
+    config, out_dir = checked.config, checked.repo.out_dir
     teams = sorted(config.teams) if config.teams is not None else sorted(
         {p.model.metadata.team for p in checked.projects})
-    documents = [_platform_project(config, teams), _root_application(config)]
+    documents = [_platform_project(config, teams), _root_application(config, out_dir)]
     if teams:  # an environment's platform directory holds its team namespaces
-        documents += [_platform_application(config, env) for env in config.environments]
+        documents += [_platform_application(config, out_dir, env) for env in config.environments]
     documents += [_team_project(config, team) for team in teams]
     for project in checked.projects:
-        documents.append(_pipelines_application(config, project))  # every project has a pipeline
+        documents.append(_pipelines_application(config, out_dir, project))  # every project has a pipeline
         released = {env for target in project.model.spec.serving.values()
                     for env, se in target.environments.items() if se.release is not None}
         for env in config.environments:  # in promotion order
             if env in released:
-                documents.append(_serving_application(config, project, env))
+                documents.append(_serving_application(config, out_dir, project, env))
     return documents
 
 
@@ -81,9 +78,10 @@ def _metadata(config, name: str, wave: str, labels: dict | None = None, annotati
     return meta
 
 
-def _source(config, path: str) -> dict:
+def _source(config, out_dir: str, path: str) -> dict:
+    """A directory of this repository: `out_dir` is where compile writes (`--out`), from the root."""
     return {"repoURL": config.gitops.repoURL, "targetRevision": config.gitops.targetRevision,
-            "path": f"{GENERATED}/{path}"}
+            "path": f"{out_dir}/{path}"}
 
 
 def _sync_policy() -> dict:
@@ -113,24 +111,24 @@ def _platform_project(config, teams: list[str]) -> Document:
     })
 
 
-def _root_application(config) -> Document:
+def _root_application(config, out_dir: str) -> Document:
     return _document({
         "apiVersion": API_VERSION, "kind": "Application",
         # No cascade finalizer: deleting the root must not delete every team's workloads.
         "metadata": _metadata(config, layout.ROOT_APPLICATION, WAVE_PROJECTS),
-        "spec": {"project": layout.PLATFORM_PROJECT, "source": _source(config, layout.ARGOCD_DIR),
+        "spec": {"project": layout.PLATFORM_PROJECT, "source": _source(config, out_dir, layout.ARGOCD_DIR),
                  "destination": {"server": IN_CLUSTER, "namespace": config.gitops.argocdNamespace},
                  "syncPolicy": _sync_policy()},
     })
 
 
-def _platform_application(config, env: str) -> Document:
+def _platform_application(config, out_dir: str, env: str) -> Document:
     return _document({
         "apiVersion": API_VERSION, "kind": "Application",
         # No cascade finalizer: Namespaces outlive the Application (and carry Prune=false).
         "metadata": _metadata(config, layout.platform_application_name(env), WAVE_PLATFORM,
                               labels={"mlopsc.dev/environment": env}),
-        "spec": {"project": layout.PLATFORM_PROJECT, "source": _source(config, layout.platform_dir(env)),
+        "spec": {"project": layout.PLATFORM_PROJECT, "source": _source(config, out_dir, layout.platform_dir(env)),
                  "destination": {"server": config.environments[env].cluster},
                  "syncPolicy": _sync_policy()},
     })
@@ -164,7 +162,7 @@ def _project_annotations(project) -> dict:
     return {"mlopsc.dev/spec": project.path, "mlopsc.dev/project": project.key}
 
 
-def _serving_application(config, project, env: str) -> Document:
+def _serving_application(config, out_dir: str, project, env: str) -> Document:
     team, name = project.model.metadata.team, project.model.metadata.name
     return _document({
         "apiVersion": API_VERSION, "kind": "Application",
@@ -172,14 +170,14 @@ def _serving_application(config, project, env: str) -> Document:
                               labels={**_project_labels(project), "mlopsc.dev/environment": env},
                               annotations=_project_annotations(project), cascade=True),
         "spec": {"project": layout.team_project_name(team),
-                 "source": _source(config, layout.serving_dir(env, team, name)),
+                 "source": _source(config, out_dir, layout.serving_dir(env, team, name)),
                  "destination": {"server": config.environments[env].cluster,
                                  "namespace": layout.namespace(team, env)},
                  "syncPolicy": _sync_policy()},
     }, owner=project.key)
 
 
-def _pipelines_application(config, project) -> Document:
+def _pipelines_application(config, out_dir: str, project) -> Document:
     team, name = project.model.metadata.team, project.model.metadata.name
     return _document({
         "apiVersion": API_VERSION, "kind": "Application",
@@ -187,7 +185,7 @@ def _pipelines_application(config, project) -> Document:
                               labels=_project_labels(project), annotations=_project_annotations(project),
                               cascade=True),
         "spec": {"project": layout.team_project_name(team),
-                 "source": _source(config, layout.pipelines_dir(team, name)),
+                 "source": _source(config, out_dir, layout.pipelines_dir(team, name)),
                  "destination": {"server": kubeflow_cluster(config),
                                  "namespace": layout.kubeflow_namespace(config, team)},
                  "syncPolicy": _sync_policy()},

@@ -43,6 +43,8 @@ class LoadedRepository:
     config_doc: SourceDocument | None
     # The specs directory relative to the root (`--specs`): spec paths are specs_dir/<team>/<name>.yaml.
     specs_dir: str = "specs"
+    # The output directory relative to the root (`--out`): Argo CD Applications name paths in it.
+    out_dir: str = "generated"
     projects: list[LoadedProject] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Spec files that failed to load, and the project keys they probably define: references to
@@ -73,7 +75,8 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
     diagnostics: list[Diagnostic] = []
     config, config_doc = _load_config(root, config_file, diagnostics)
     repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics,
-                            specs_dir=PurePosixPath(specs_dir).as_posix())
+                            specs_dir=PurePosixPath(specs_dir).as_posix(),
+                            out_dir=PurePosixPath(out_dir).as_posix())
     for file in discover_spec_files(root, specs_dir):
         rel = file.relative_to(root).as_posix()
         if only_files is not None and rel not in only_files:
