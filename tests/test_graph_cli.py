@@ -130,3 +130,12 @@ def test_explain_without_a_code_lists_the_catalogue(tmp_path):
     result = run_mlopsc("explain", cwd=tmp_path)
     assert result.code == 0
     assert [line.split()[0] for line in result.out.splitlines()] == list(CATALOGUE)
+
+
+def test_dot_keeps_non_ascii_labels_readable(example_repo):
+    # Graphviz shows `\u00e9` literally; a label must reach it as the character itself.
+    spec = example_repo / "specs/growth/merchant-recs.yaml"
+    edit(spec, "https://git.example.com/growth/recs.git", "https://git.example.com/équipe/recs.git")
+    result = run_mlopsc("graph", "--format", "dot", cwd=example_repo)
+    assert result.code == 0, result.err
+    assert "équipe/recs.git@" in result.out and "\\u00e9" not in result.out

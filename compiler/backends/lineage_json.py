@@ -22,6 +22,12 @@ def to_json(g: nx.DiGraph) -> str:
     return json.dumps(node_link(g), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def _dot_id(text: str) -> str:
+    """A DOT double-quoted ID: JSON escapes quotes and backslashes as DOT does (but not non-ASCII,
+    which DOT would show as a literal `\\u00e9`)."""
+    return json.dumps(str(text), ensure_ascii=False)
+
+
 def to_dot(g: nx.DiGraph) -> str:
     shapes = {"source": "cylinder", "artifact": "note", "step": "box", "evaluation": "box",
               "gate": "diamond", "serving": "component", "release": "tab", "code": "folder",
@@ -32,14 +38,14 @@ def to_dot(g: nx.DiGraph) -> str:
         by_project.setdefault(g.nodes[n]["project"], []).append(n)
     for i, (project, nodes) in enumerate(sorted(by_project.items())):
         lines.append(f"  subgraph cluster_{i} {{")
-        lines.append(f"    label={json.dumps(project)};")
+        lines.append(f"    label={_dot_id(project)};")
         for n in nodes:
             d = g.nodes[n]
-            lines.append(f"    {json.dumps(n)} [label={json.dumps(d.get('label', n))}, "
+            lines.append(f"    {_dot_id(n)} [label={_dot_id(d.get('label', n))}, "
                          f"shape={shapes.get(d['kind'], 'ellipse')}];")
         lines.append("  }")
     for a, b, d in sorted(g.edges(data=True), key=lambda e: (e[0], e[1])):
-        lines.append(f"  {json.dumps(a)} -> {json.dumps(b)} [label={json.dumps(d['kind'])}];")
+        lines.append(f"  {_dot_id(a)} -> {_dot_id(b)} [label={_dot_id(d['kind'])}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
