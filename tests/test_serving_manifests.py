@@ -204,12 +204,12 @@ def test_validate_and_graph_never_import_the_kubernetes_client():
 
 
 def test_output_bytes_do_not_depend_on_the_hash_seed(tmp_path):
-    repo = make_containers(copy_repo(EXAMPLES, tmp_path / "repo"))
     outputs = []
     for seed in ("0", "12345"):
-        out = f"out-{seed}"
-        subprocess.run([sys.executable, "-m", "compiler", "-C", str(repo), "--out", out, "compile"], cwd=REPO,
+        # One copy per seed: the output directory's name is part of the output (Application paths).
+        repo = make_containers(copy_repo(EXAMPLES, tmp_path / f"seed-{seed}" / "repo"))
+        subprocess.run([sys.executable, "-m", "compiler", "-C", str(repo), "compile"], cwd=REPO,
                        env={**os.environ, "PYTHONHASHSEED": seed}, check=True, capture_output=True)
-        outputs.append({p.relative_to(repo / out).as_posix(): p.read_bytes()
-                        for p in sorted((repo / out / "deploy").rglob("*.yaml"))})
+        outputs.append({p.relative_to(repo / "generated").as_posix(): p.read_bytes()
+                        for p in sorted((repo / "generated" / "deploy").rglob("*.yaml"))})
     assert outputs[0] and outputs[0] == outputs[1]
