@@ -51,6 +51,16 @@ def copy_repo(src: Path, dest: Path, *, with_generated: bool = False) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def checked_examples():
+    """The contract's examples, loaded and checked once per test run (read it, never change it)."""
+    from compiler.build import Layout, load_and_check
+
+    result = load_and_check(Layout(EXAMPLES))
+    assert not result.has_errors, result.diagnostics
+    return result
+
+
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Path:
     """A copy of ../shared/spec/examples to change freely."""

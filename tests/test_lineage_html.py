@@ -21,16 +21,9 @@ OTHER_TEAMS_SERVING = "growth/merchant-recs:serving.recs-api"
 
 
 @pytest.fixture(scope="module")
-def checked():
-    result = load_and_check(Layout(EXAMPLES))
-    assert not result.has_errors
-    return result
-
-
-@pytest.fixture(scope="module")
-def page(checked, tmp_path_factory) -> Path:
+def page(checked_examples, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lineage") / "index.html"
-    path.write_text(lineage_html.render(checked), encoding="utf-8")
+    path.write_text(lineage_html.render(checked_examples), encoding="utf-8")
     return path
 
 
@@ -42,8 +35,8 @@ def test_the_page_needs_no_network(page):
     assert "default-src 'none'" in html  # and the browser is told to refuse any fetch
 
 
-def test_the_layout_runs_left_to_right_by_stage(checked):
-    page = lineage_html._Page(checked)
+def test_the_layout_runs_left_to_right_by_stage(checked_examples):
+    page = lineage_html._Page(checked_examples)
     boxes, _ = page.boxes()
     page.place(boxes, page.shown_edges())
     x = {b.id: b.x for b in boxes}
@@ -55,8 +48,8 @@ def test_the_layout_runs_left_to_right_by_stage(checked):
         assert min(b.x for b in boxes if b.kind == kind) > max(earlier)
 
 
-def test_projects_are_bands_grouped_by_team(checked):
-    page = lineage_html._Page(checked)
+def test_projects_are_bands_grouped_by_team(checked_examples):
+    page = lineage_html._Page(checked_examples)
     boxes, _ = page.boxes()
     bands, _ = page.place(boxes, page.shown_edges())
     teams = [b["team"] for b in bands if b["type"] == "team"]
@@ -76,8 +69,8 @@ def test_spec_text_cannot_break_out_of_the_page(example_repo):
     assert html.count("</script>") == 2  # the data block's and the page script's own
 
 
-def test_the_page_is_the_same_bytes_every_time(checked):
-    assert lineage_html.render(checked) == lineage_html.render(load_and_check(Layout(EXAMPLES)))
+def test_the_page_is_the_same_bytes_every_time(checked_examples):
+    assert lineage_html.render(checked_examples) == lineage_html.render(load_and_check(Layout(EXAMPLES)))
 
 
 # -- in the browser ------------------------------------------------------------------------------
@@ -126,7 +119,7 @@ def _classes(element) -> set[str]:
     return set((element.get_attribute("class") or "").split())
 
 
-def test_the_page_loads_without_console_errors_and_shows_every_project(browser, page, checked):
+def test_the_page_loads_without_console_errors_and_shows_every_project(browser, page, checked_examples):
     from selenium.webdriver.common.by import By
 
     browser.get(page.as_uri())
@@ -134,11 +127,11 @@ def test_the_page_loads_without_console_errors_and_shows_every_project(browser, 
     assert not errors, errors
     titles = [t.text.split()[0] for t in browser.find_elements(By.CSS_SELECTOR, ".project-band .band-title")
               if t.is_displayed()]
-    assert titles == [p.model.metadata.name for p in checked.projects if p.model.metadata.team == "growth"] + \
-        [p.model.metadata.name for p in checked.projects if p.model.metadata.team == "risk"]
+    assert titles == [p.model.metadata.name for p in checked_examples.projects if p.model.metadata.team == "growth"] + \
+        [p.model.metadata.name for p in checked_examples.projects if p.model.metadata.team == "risk"]
     shown = {e.get_attribute("data-project") for e in browser.find_elements(By.CSS_SELECTOR, "g.node")
              if e.is_displayed()}
-    assert shown == {p.key for p in checked.projects}
+    assert shown == {p.key for p in checked_examples.projects}
 
 
 def test_clicking_a_source_highlights_another_teams_serving_target(loaded, tmp_path):

@@ -121,15 +121,8 @@ def validator():
 
 
 @pytest.fixture(scope="module")
-def checked():
-    result = load_and_check(Layout(EXAMPLES))
-    assert not result.has_errors
-    return result
-
-
-@pytest.fixture(scope="module")
-def events(checked):
-    return ol.events(checked)
+def events(checked_examples):
+    return ol.events(checked_examples)
 
 
 def _jobs(events) -> dict[tuple[str, str], dict]:
@@ -177,10 +170,10 @@ def test_pinned_versions_are_the_ones_the_client_writes():
 
 
 # -- content -------------------------------------------------------------------------------------
-def test_one_job_per_step_and_evaluation_with_its_code_location(checked, events):
+def test_one_job_per_step_and_evaluation_with_its_code_location(checked_examples, events):
     jobs = _jobs(events)
     expected = set()
-    for project in checked.projects:
+    for project in checked_examples.projects:
         meta, spec = project.model.metadata, project.model.spec
         for section, items in (("steps", spec.steps), ("evaluations", spec.evaluations)):
             for name, item in items.items():
