@@ -71,8 +71,8 @@ def render_text(diagnostics: list[Diagnostic], root: Path, *, color: bool, show_
     line_cache: dict[str, list[str]] = {}
     for d in diagnostics:
         head = d.headline()
+        tint = "\x1b[1;31m" if d.is_error else "\x1b[1;33m"  # red errors, yellow warnings
         if color:
-            tint = "\x1b[1;31m" if d.is_error else "\x1b[1;33m"
             label = f"{d.severity.value}[{d.code}]"
             head = head.replace(label, f"{tint}{label}\x1b[0m", 1)
         out.append(head)
@@ -82,7 +82,7 @@ def render_text(diagnostics: list[Diagnostic], root: Path, *, color: bool, show_
                 gutter = f"{d.position.line:>4} | "
                 out.append(gutter + src)
                 pad = " " * (len(gutter) + max(d.position.column - 1, 0))
-                out.append(pad + ("\x1b[1;31m^\x1b[0m" if color else "^"))
+                out.append(pad + (f"{tint}^\x1b[0m" if color else "^"))
         if verbose:
             out.extend(f"  = note: {n}" for n in d.notes)
     errors = sum(d.is_error for d in diagnostics)

@@ -166,3 +166,12 @@ def test_an_unknown_field_does_not_hide_the_files_other_errors(example_repo):
         ("S001", *line_col(example_repo / FRAUD, "formt")),
         ("P004", *line_col(example_repo / FRAUD, "main")),
     ]
+
+
+def test_a_warnings_caret_has_the_warnings_colour(example_repo):
+    diagnostics = [Diagnostic(Position(FRAUD, 1, 1), Severity.WARNING, "W001", "unused"),
+                   Diagnostic(Position(FRAUD, 2, 1), Severity.ERROR, "K002", "bad")]
+    lines = render_text(diagnostics, example_repo, color=True, show_source=True).splitlines()
+    assert lines[0].startswith(f"{FRAUD}:1:1: \x1b[1;33mwarning[W001]")
+    assert lines[2].strip() == "\x1b[1;33m^\x1b[0m"  # yellow like its label, not an error's red
+    assert lines[5].strip() == "\x1b[1;31m^\x1b[0m"
