@@ -25,20 +25,22 @@ def _schema(kind: str) -> dict:
     return json.loads(result.out)
 
 
-@pytest.fixture(scope="module")
-def project_validator() -> jsonschema.protocols.Validator:
-    schema = _schema("MLProject")
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    """A validator for `mlopsc schema --kind KIND`, after checking the schema itself is valid."""
+    schema = _schema(kind)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
+
+
+@pytest.fixture(scope="module")
+def project_validator() -> jsonschema.protocols.Validator:
+    return _validator("MLProject")
 
 
 @pytest.fixture(scope="module")
 def config_validator() -> jsonschema.protocols.Validator:
-    schema = _schema("Repository")
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    return _validator("Repository")
 
 
 def _data(path: Path):
