@@ -340,3 +340,18 @@ def test_the_bundled_repository_uses_irsa_in_production_and_a_minio_secret_in_st
     for path, sa in accounts.items():
         if "/staging/" in path:
             assert sa["secrets"] == [{"name": "minio-models"}] and IRSA not in sa["metadata"]["annotations"]
+
+
+def test_azure_workload_identity_labels_the_pods_its_webhook_mutates(example_repo):
+    edit(example_repo / CONFIG, *storage_block(
+        "  serviceAccount:\n    annotations:\n"
+        "      azure.workload.identity/client-id: 00000000-1111-2222-3333-444444444444\n"))
+    assert run_mlopsc("compile", cwd=example_repo).code == 0
+    isvc = yaml.safe_load(next((example_repo / "generated/deploy/serving").rglob("inferenceservice-*.yaml")).read_text())
+    assert isvc["spec"]["predictor"]["labels"]["azure.workload.identity/use"] == "true"
+    # The label is on the pods only: Services and Deployments still select by name and track.
+    assert "azure.workload.identity/use" not in isvc["metadata"]["labels"]
+    edit(example_repo / CONFIG, "azure.workload.identity/client-id: 00000000-1111-2222-3333-444444444444",
+         "azure.workload.identity/client-id: my-app")
+    result = run_mlopsc("validate", "--format", "json", cwd=example_repo)
+    assert [d["code"] for d in json.loads(result.out)] == ["K052"]

@@ -61,6 +61,10 @@ TMP_MOUNT = "/tmp"  # writable scratch space, since the root filesystem is read-
 # On the pods of a target whose ServiceAccount has a storage identity: a hash of it, so a changed
 # identity rolls the pods (IRSA, Azure and KServe inject credentials when a pod is created, never into a running one).
 IDENTITY_ANNOTATION = f"{ANNOTATION_PREFIX}storage-identity"
+# Azure Workload Identity's webhook mutates only pods with this label (its ServiceAccount
+# annotations alone do nothing): set when the identity has an `azure.workload.identity/` annotation.
+AZURE_IDENTITY_PREFIX = "azure.workload.identity/"
+AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
@@ -117,6 +121,12 @@ class _Target:
     @cached_property
     def identity(self) -> StorageIdentity:
         return resolve_storage(self.checked.config, self.team, self.env)
+
+    def pod_labels(self, track: str) -> dict[str, str]:
+        labels = {**self.labels, TRACK_LABEL: track}
+        if any(key.startswith(AZURE_IDENTITY_PREFIX) for key in self.identity.annotations):
+            labels.update(AZURE_USE_LABEL)
+        return labels
 
     def pod_annotations(self, release: Release) -> dict[str, str]:
         # A new model digest at an unchanged uri still rolls the pods; so does a new identity.
@@ -319,7 +329,7 @@ class _Builder:
             security_context=self.pod_security_context(), volumes=[self.tmp_volume()],
             **self.gpu_scheduling(resources)))
         pod.pop("containers")  # the model container is `model:`, not a PodSpec container
-        return {"labels": {**t.labels, TRACK_LABEL: track},
+        return {"labels": t.pod_labels(track),
                 "annotations": t.pod_annotations(release),
                 **pod}
 
@@ -364,7 +374,7 @@ class _Builder:
                     replicas=0 if high == 0 else None,
                     selector=k.V1LabelSelector(match_labels={**t.selector, TRACK_LABEL: track}),
                     template=k.V1PodTemplateSpec(
-                        metadata=k.V1ObjectMeta(labels={**t.labels, TRACK_LABEL: track},
+                        metadata=k.V1ObjectMeta(labels=t.pod_labels(track),
                                                 annotations=t.pod_annotations(release)),
                         spec=self._container_pod(t, release)))))
             if high > 0:
