@@ -355,3 +355,25 @@ def test_azure_workload_identity_labels_the_pods_its_webhook_mutates(example_rep
          "azure.workload.identity/client-id: my-app")
     result = run_mlopsc("validate", "--format", "json", cwd=example_repo)
     assert [d["code"] for d in json.loads(result.out)] == ["K052"]
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def test_every_mlopsc_yaml_example_in_the_storage_doc_validates(example_repo):
+    """docs/STORAGE.md's `# mlopsc.yaml` blocks, each merged into the contract's example settings."""
+    from conftest import REPO
+
+    text = (REPO / "docs/STORAGE.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    examples = [yaml.safe_load(b) for b in blocks if b.startswith("# mlopsc.yaml")]
+    assert len(examples) == 3  # GCS with Workload Identity, S3 with IRSA, MinIO with an S3 Secret
+    base = yaml.safe_load((example_repo / CONFIG).read_text())
+    for example in examples:
+        (example_repo / CONFIG).write_text(yaml.safe_dump(_deep_merge(base, example)))
+        result = run_mlopsc("validate", "--format", "json", cwd=example_repo)
+        assert (result.code, json.loads(result.out)) == (0, []), example
