@@ -54,6 +54,7 @@ WRONG_TYPE = _code("S003", "wrong-type", "A value has the wrong type or is not o
 WRONG_KIND = _code("S004", "wrong-kind", "apiVersion/kind are not `mlopsc.dev/v1` MLProject (or Repository for mlopsc.yaml).")
 INVALID_CRON = _code("S005", "invalid-cron", "`schedule` must be a 5-field cron expression.")
 INVALID_URI = _code("S006", "invalid-uri", "A URI uses a scheme the field does not support.")
+STORAGE_LEVEL = _code("S020", "storage-level", "`pipelineServiceAccount` is set on an environment: pipeline runs belong to a team's Kubeflow namespace, not to an environment; set it on the repository or on `teams.<team>.storage`.")
 
 # Names, teams, layout
 NOT_DNS1123 = _code("N001", "not-dns1123", "Names must be DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric.")
@@ -103,6 +104,14 @@ GPU_TYPE_WITHOUT_GPU = _code("K013", "gpu-type-without-gpu", "resources.gpuType 
 SCALE_METRIC = _code("K014", "scale-metric", "The autoscaling metric is not available here: Standard mode and container runtimes scale with a HorizontalPodAutoscaler (cpu, memory); concurrency and rps need a kserve runtime in Knative mode.")
 SCALE_TO_ZERO = _code("K015", "scale-to-zero", "replicas.min 0 (scale to zero) needs a kserve runtime in Knative mode; a HorizontalPodAutoscaler keeps at least one replica.")
 SERVING_NAME = _code("K016", "serving-name", "A serving target name names Kubernetes objects: it must start with a letter (DNS-1035, as Services and KServe require), and a kserve target leaves room for `<name>-predictor` (at most 53 characters).")
+
+# Storage identities (mlopsc.yaml `storage`; docs/STORAGE.md)
+STORAGE_PLACEHOLDER = _code("K050", "storage-placeholder", "A string in `storage` uses a placeholder other than `{team}` and `{env}` (and `pipelineServiceAccount`, which is per team, only `{team}`).")
+ANNOTATION_KEY = _code("K051", "annotation-key", "A storage annotation key is not a Kubernetes qualified name (an optional DNS-1123 subdomain prefix of at most 253 characters and `/`, then a name of at most 63: letters, digits, `-`, `_`, `.`, alphanumeric at both ends), or uses mlopsc's own `mlopsc.dev/` prefix.")
+ANNOTATION_VALUE = _code("K052", "annotation-value", "A storage annotation value is not what its key's system accepts (a GCP service account email for iam.gke.io/gcp-service-account, an IAM role ARN for eks.amazonaws.com/role-arn, a UUID for azure.workload.identity/client-id and tenant-id, a host without scheme for serving.kserve.io/s3-endpoint, 0 or 1 for s3-usehttps and s3-verifyssl).")
+SECRET_NAME = _code("K053", "secret-name", "A Secret in `storage.secrets` is not a DNS-1123 subdomain once `{team}` and `{env}` are replaced: lowercase letters, digits, '-' and '.', at most 253 characters.")
+STORAGE_CREDENTIAL = _code("K054", "storage-credential", "A value in `storage` looks like a credential (a token, an access key, a private key, a URL with a password), or an annotation is named like one: mlopsc only references identities and Secrets the platform creates.")
+PIPELINE_SERVICE_ACCOUNT = _code("K055", "pipeline-service-account", "`pipelineServiceAccount` is not a valid ServiceAccount name (a DNS-1123 subdomain) once `{team}` is replaced.")
 
 # Evidence and promotion
 EVIDENCE_MISSING = _code("E001", "evidence-missing", "A release's evidence file does not exist or is not readable JSON of the evidence shape.")

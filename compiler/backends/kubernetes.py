@@ -35,6 +35,7 @@ from ..frontend.models import ContainerRuntime, Release, Resources, SecretRef, S
 from ..middle import refs
 from ..middle.check import CheckedRepository
 from ..middle.quantity import canonical_quantity
+from ..middle.storage import StorageIdentity, resolve_storage
 from .. import layout
 from . import Document
 
@@ -57,6 +58,13 @@ SERVICE_PORT = 80
 # Storage schemes the model is fetched from over the network, and the port that takes.
 STORAGE_EGRESS_PORTS = {"s3": 443, "gs": 443, "https": 443, "hf": 443, "oci": 443, "http": 80}
 TMP_MOUNT = "/tmp"  # writable scratch space, since the root filesystem is read-only
+# On the pods of a target whose ServiceAccount has a storage identity: a hash of it, so a changed
+# identity rolls the pods (IRSA, Azure and KServe inject credentials when a pod is created, never into a running one).
+IDENTITY_ANNOTATION = f"{ANNOTATION_PREFIX}storage-identity"
+# Azure Workload Identity's webhook mutates only pods with this label (its ServiceAccount
+# annotations alone do nothing): set when the identity has an `azure.workload.identity/` annotation.
+AZURE_IDENTITY_PREFIX = "azure.workload.identity/"
+AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
@@ -109,6 +117,23 @@ class _Target:
     @cached_property
     def annotations(self) -> dict[str, str]:
         return lineage_annotations(self.checked, self)
+
+    @cached_property
+    def identity(self) -> StorageIdentity:
+        return resolve_storage(self.checked.config, self.team, self.env)
+
+    def pod_labels(self, track: str) -> dict[str, str]:
+        labels = {**self.labels, TRACK_LABEL: track}
+        if any(key.startswith(AZURE_IDENTITY_PREFIX) for key in self.identity.annotations):
+            labels.update(AZURE_USE_LABEL)
+        return labels
+
+    def pod_annotations(self, release: Release) -> dict[str, str]:
+        # A new model digest at an unchanged uri still rolls the pods; so does a new identity.
+        annotations = {f"{ANNOTATION_PREFIX}model-digest": release.digest}
+        if not self.identity.serving_is_default:
+            annotations[IDENTITY_ANNOTATION] = self.identity.fingerprint()
+        return annotations
 
     @property
     def selector(self) -> dict[str, str]:
@@ -175,8 +200,14 @@ class _Builder:
         return [self._document(t.directory, obj, t.project.key) for obj in objects]
 
     def service_account(self, t: _Target):
-        return self.k8s.V1ServiceAccount(api_version="v1", kind="ServiceAccount", metadata=self._meta(t, t.name),
-                                         automount_service_account_token=False)
+        """The pods' identity: mlopsc.yaml's storage annotations (a workload identity) and Secrets
+        (KServe's storage credentials); still no token mounted (docs/STORAGE.md says why that works)."""
+        identity = t.identity
+        metadata = self.k8s.V1ObjectMeta(name=t.name, namespace=t.namespace, labels=t.labels,
+                                         annotations=dict(sorted({**identity.annotations, **t.annotations}.items())))
+        secrets = [self.k8s.V1ObjectReference(name=name) for name in identity.secrets] or None
+        return self.k8s.V1ServiceAccount(api_version="v1", kind="ServiceAccount", metadata=metadata,
+                                         secrets=secrets, automount_service_account_token=False)
 
     def network_policy(self, t: _Target):
         k = self.k8s
@@ -298,9 +329,8 @@ class _Builder:
             security_context=self.pod_security_context(), volumes=[self.tmp_volume()],
             **self.gpu_scheduling(resources)))
         pod.pop("containers")  # the model container is `model:`, not a PodSpec container
-        return {"labels": {**t.labels, TRACK_LABEL: track},
-                # A new model digest at an unchanged uri still rolls the pods.
-                "annotations": {f"{ANNOTATION_PREFIX}model-digest": release.digest},
+        return {"labels": t.pod_labels(track),
+                "annotations": t.pod_annotations(release),
                 **pod}
 
     def _model(self, t: _Target, release: Release) -> dict:
@@ -344,8 +374,8 @@ class _Builder:
                     replicas=0 if high == 0 else None,
                     selector=k.V1LabelSelector(match_labels={**t.selector, TRACK_LABEL: track}),
                     template=k.V1PodTemplateSpec(
-                        metadata=k.V1ObjectMeta(labels={**t.labels, TRACK_LABEL: track},
-                                                annotations={f"{ANNOTATION_PREFIX}model-digest": release.digest}),
+                        metadata=k.V1ObjectMeta(labels=t.pod_labels(track),
+                                                annotations=t.pod_annotations(release)),
                         spec=self._container_pod(t, release)))))
             if high > 0:
                 objects.append(k.V2HorizontalPodAutoscaler(

@@ -17,6 +17,8 @@ from ..frontend.loader import LoadedProject
 from ..middle import promotion
 from ..middle.check import CheckedRepository
 from ..middle.rules.evidence import format_value, release_gates
+from ..middle.storage import pipeline_service_account, resolve_storage
+from ..layout import namespace
 from . import Document
 from ..layout import model_card_path
 
@@ -62,6 +64,9 @@ def card_context(checked: CheckedRepository, project: LoadedProject,
     return {
         "key": project.key, "team": meta.team, "description": meta.description,
         "owners": sorted(meta.owners), "spec_file": project.path, "schedule": spec.schedule,
+        # Only a project with steps or evaluations has a pipeline (compiler/backends/kfp).
+        "has_pipeline": bool(spec.steps or spec.evaluations),
+        "pipeline_service_account": pipeline_service_account(checked.config, meta.team),
         "sources": [{"name": n, "uri": s.uri, "version": str(s.version), "format": s.format, "pii": s.pii}
                     for n, s in sorted(spec.sources.items())],
         "code": code,
@@ -92,7 +97,12 @@ def _serving(checked: CheckedRepository, project: LoadedProject, name: str,
         if se.canary is not None:
             releases.append(_release(checked, project, target, "canary", se.canary.release,
                                      se.canary.percent, env, env_config.promotesFrom, ours))
-        environments.append({"name": env, "promotes_from": env_config.promotesFrom, "releases": releases})
+        identity = resolve_storage(checked.config, project.model.metadata.team, env)
+        environments.append({"name": env, "promotes_from": env_config.promotesFrom, "releases": releases,
+                             "identity": {"service_account": name,
+                                          "namespace": namespace(project.model.metadata.team, env),
+                                          "annotations": sorted(identity.annotations.items()),
+                                          "secrets": list(identity.secrets)}})
     return {"name": name, "model": target.model, "runtime": runtime, "gates": list(target.gates),
             "environments": environments,
             "history": [{"seq": e.seq, "environment": e.environment, "role": e.role, "digest": e.digest,

@@ -32,10 +32,14 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FORMATS = ("text", "markdown", "json", "github")
 ALL_ENVIRONMENTS = "all environments"
 # The order a reviewer reads a section in: what serves traffic first.
-KIND_ORDER = ("InferenceService", "Deployment", "HorizontalPodAutoscaler", "Service", "Application",
+KIND_ORDER = ("InferenceService", "Deployment", "HorizontalPodAutoscaler", "Service", "ServiceAccount", "Application",
               "PipelineVersion", "Pipeline", "AppProject", "Namespace")
 DIGEST = "mlopsc.dev/model-digest"
 CANARY_DIGEST = "mlopsc.dev/canary-model-digest"
+# On serving pods: a hash of their ServiceAccount's storage identity (compiler/backends/kubernetes.py).
+IDENTITY = "mlopsc.dev/storage-identity"
+# On Pipelines: the ServiceAccount the runs mlopsc makes use (compiler/backends/kfp).
+RUN_SERVICE_ACCOUNT = "mlopsc.dev/run-service-account"
 _LINEAGE = "lineage annotations: "
 
 
@@ -363,6 +367,8 @@ def _describe_isvc(before: dict | None, after: dict | None) -> list[str]:
     if old_replicas != replicas:
         details.append(f"replicas {old_replicas} → {replicas}")
     details += _canary_change(_isvc_canary(before), canary)
+    if _get(before, "spec", "predictor", "annotations", IDENTITY) != _get(after, "spec", "predictor", "annotations", IDENTITY):
+        details.append(_ROLL)
     old_res = _get(before, "spec", "predictor", "model", "resources")
     new_res = _get(after, "spec", "predictor", "model", "resources")
     if old_res != new_res:
@@ -415,6 +421,9 @@ def _describe_deployment(before: dict | None, after: dict | None) -> list[str]:
         details.append(f"new model digest {_short(model(before))} → {_short(model(after))}")
     if image(before) != image(after):
         details.append(f"image {image(before)} → {image(after)}")
+    if (_get(before, "spec", "template", "metadata", "annotations", IDENTITY)
+            != _get(after, "spec", "template", "metadata", "annotations", IDENTITY)):
+        details.append(_ROLL)
     if _get(before, "spec", "replicas") != _get(after, "spec", "replicas"):
         details.append(f"replicas {_get(before, 'spec', 'replicas')} → {_get(after, 'spec', 'replicas')}")
     covered = {("spec", "template", "spec", "containers"), ("spec", "template", "metadata"),
@@ -432,7 +441,49 @@ def _describe_hpa(before: dict | None, after: dict | None) -> list[str]:
     return details + _other_changes(before, after, {("spec", "minReplicas"), ("spec", "maxReplicas")})
 
 
+# --- ServiceAccount: the identity serving pods read their model with
+_ROLL = "pods restart to take the new storage identity"
+
+
+def _identity(obj: dict) -> str:
+    """The storage identity of a serving ServiceAccount: annotations other than mlopsc's lineage, Secrets."""
+    annotations = {k: v for k, v in (_get(obj, "metadata", "annotations") or {}).items()
+                   if not str(k).startswith("mlopsc.dev/")}
+    secrets = [s.get("name") for s in (_get(obj, "secrets") or []) if isinstance(s, dict)]
+    parts = [f"{k}={v}" for k, v in sorted(annotations.items())]
+    if secrets:
+        parts.append("Secrets " + ", ".join(str(s) for s in secrets))
+    return "; ".join(parts) if parts else "no storage identity (no annotations, no Secrets)"
+
+
+def _describe_service_account(before: dict | None, after: dict | None) -> list[str]:
+    if after is None:
+        return ["goes"]
+    if before is None:
+        return [f"identity: {_identity(after)}"]
+    details = []
+    if _identity(before) != _identity(after):
+        details.append(f"identity: {_identity(before)} → {_identity(after)}")
+    covered = {("secrets",)} | {("metadata", "annotations", k)
+                                for obj in (before, after) for k in (_get(obj, "metadata", "annotations") or {})
+                                if not str(k).startswith("mlopsc.dev/")}
+    return details + _other_changes(before, after, covered)
+
+
 # --- Kubeflow Pipelines and Argo CD
+def _describe_pipeline(before: dict | None, after: dict | None) -> list[str]:
+    def runs_as(obj):
+        account = _get(obj, "metadata", "annotations", RUN_SERVICE_ACCOUNT)
+        return f"ServiceAccount {account}" if account else "the profile's default ServiceAccount (default-editor)"
+
+    if after is None:
+        return ["goes"]
+    if before is None:
+        return ["appears", f"runs as {runs_as(after)}"]
+    details = [f"runs as {runs_as(before)} → {runs_as(after)}"] if runs_as(before) != runs_as(after) else []
+    return details + _other_changes(before, after, {("metadata", "annotations", RUN_SERVICE_ACCOUNT)})
+
+
 def _describe_pipeline_version(before: dict | None, after: dict | None) -> list[str]:
     obj = after or before
     pipeline = _get(obj, "spec", "pipelineName")
@@ -466,7 +517,8 @@ def _describe_generic(before: dict | None, after: dict | None) -> list[str]:
 
 
 _DESCRIBERS = {"InferenceService": _describe_isvc, "Deployment": _describe_deployment,
-               "HorizontalPodAutoscaler": _describe_hpa, "PipelineVersion": _describe_pipeline_version,
+               "HorizontalPodAutoscaler": _describe_hpa, "ServiceAccount": _describe_service_account,
+               "Pipeline": _describe_pipeline, "PipelineVersion": _describe_pipeline_version,
                "Application": _describe_application}
 
 
@@ -475,7 +527,7 @@ def _other_changes(before: dict, after: dict, covered: set[tuple]) -> list[str]:
     old, new = _flatten(before), _flatten(after)
     changed = sorted((k for k in set(old) | set(new) if old.get(k) != new.get(k)), key=repr)
     lineage = sorted({str(k[2]).removeprefix("mlopsc.dev/") for k in changed
-                      if _is_lineage(k) and k[2] not in (DIGEST, CANARY_DIGEST)})
+                      if _is_lineage(k) and k[2] not in (DIGEST, CANARY_DIGEST, RUN_SERVICE_ACCOUNT)})
     rest = sorted({_dotted(k) for k in changed
                    if not _is_lineage(k) and not any(k[:len(c)] == c for c in covered)})
     text = []

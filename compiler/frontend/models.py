@@ -56,6 +56,28 @@ class Kubeflow(_Spec):
     """Image (with mlopsc installed) that runs each pipeline's release task."""
 
 
+class StorageServiceAccount(_Spec):
+    """What the serving ServiceAccount carries besides mlopsc's own labels and annotations."""
+
+    annotations: dict[str, str] | None = Field(default=None, examples=[
+        {"iam.gke.io/gcp-service-account": "{team}-{env}-serving@acme.iam.gserviceaccount.com"},
+        {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/{team}-{env}-serving"}])
+    """Annotations of every serving ServiceAccount, e.g. a workload identity (`iam.gke.io/gcp-service-account`, `eks.amazonaws.com/role-arn`, `azure.workload.identity/client-id`). Replaces the whole mapping of a lower level; `{}` clears it."""
+
+
+class Storage(_Spec):
+    """How serving pods and pipeline runs reach object storage: identities and Secrets the platform
+    creates, never a credential. `{team}` and `{env}` are replaced in every string. A level that
+    sets a field replaces that field of the levels below it (environment over team over repository)."""
+
+    serviceAccount: StorageServiceAccount | None = None
+    """Annotations of the serving ServiceAccounts (a workload identity)."""
+    secrets: list[str] | None = Field(default=None, examples=[["model-store-{env}"]])
+    """Secrets listed on every serving ServiceAccount (KServe reads S3/GCS credentials from them), created outside mlopsc. `[]` clears the list of a lower level."""
+    pipelineServiceAccount: str | None = Field(default=None, examples=["{team}-pipelines"])
+    """The Kubernetes ServiceAccount the team's pipeline runs (one-off and recurring) use; unset: the Kubeflow profile's default (`default-editor`). Per team: not at environment level."""
+
+
 class Environment(_Spec):
     """A deployment environment; promotion goes down the list."""
 
@@ -63,6 +85,8 @@ class Environment(_Spec):
     """API server URL Argo CD deploys this environment to."""
     promotesFrom: str | None = None
     """The environment whose pinned models this one may release (e.g. production promotes from staging)."""
+    storage: Storage | None = None
+    """Storage identity of serving in this environment; overrides the team's and the repository's, field by field."""
 
 
 class Team(_Spec):
@@ -72,6 +96,8 @@ class Team(_Spec):
     """Who to notify about the team's projects (emails)."""
     description: str | None = None
     """What the team does."""
+    storage: Storage | None = None
+    """Storage identity of this team's serving and pipeline runs; overrides the repository's, field by field."""
 
 
 class Policy(_Spec):
@@ -126,6 +152,8 @@ class Repository(_Spec):
     """KServe settings."""
     accelerators: Accelerators = Field(default_factory=Accelerators)
     """GPU placement shared by pipelines and serving."""
+    storage: Storage | None = None
+    """Storage identity of every team's serving and pipeline runs (teams and environments may override it)."""
 
 
 # ----------------------------------------------------------------------------------- MLProject

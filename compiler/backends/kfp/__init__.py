@@ -20,6 +20,7 @@ from ...frontend.loader import LoadedProject
 from ...frontend.models import Evaluation
 from ...middle import refs
 from ...middle.check import CheckedRepository
+from ...middle.storage import pipeline_service_account
 from ... import layout
 from .. import Document
 from .ir import ARTIFACT_TYPES, PipelineBuilder, Upstream
@@ -28,6 +29,9 @@ API_VERSION = "pipelines.kubeflow.org/v2beta1"
 HASH_LENGTH = 10
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlopsc"}
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# On the Pipeline (never the immutable PipelineVersion): the ServiceAccount the runs mlopsc makes
+# (recurring runs) use, from mlopsc.yaml's storage; KFP itself does not read it (docs/KFP.md).
+RUN_SERVICE_ACCOUNT = "mlopsc.dev/run-service-account"
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
@@ -67,9 +71,11 @@ def project_documents(checked: CheckedRepository, project: LoadedProject) -> lis
                 "labels": {**MANAGED_BY, "mlopsc.dev/project": name, "mlopsc.dev/team": team},
                 "name": object_name, "namespace": namespace}
 
-    pipeline_object = {"apiVersion": API_VERSION, "kind": "Pipeline",
-                       # the webhook wants the Pipeline before any of its versions
-                       "metadata": metadata(pipeline.name, "0"),
+    pipeline_metadata = metadata(pipeline.name, "0")  # the webhook wants the Pipeline before its versions
+    run_as = pipeline_service_account(config, team)
+    if run_as is not None:
+        pipeline_metadata["annotations"][RUN_SERVICE_ACCOUNT] = run_as
+    pipeline_object = {"apiVersion": API_VERSION, "kind": "Pipeline", "metadata": pipeline_metadata,
                        "spec": {"displayName": model.key, **({"description": description} if description else {})}}
     version_object = {"apiVersion": API_VERSION, "kind": "PipelineVersion",
                       "metadata": metadata(version, "1"), "spec": version_spec}
