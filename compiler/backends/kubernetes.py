@@ -429,7 +429,8 @@ def _env_text(value) -> str:
 
 
 def _compact(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Strict JSON: the middle stage has refused every non-finite number (S007, E008).
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def lineage_annotations(checked: CheckedRepository, t: _Target) -> dict[str, str]:
