@@ -20,6 +20,7 @@ from ... import codes
 from ...frontend.models import SecretRef
 from . import RuleContext, rule, tasks
 from .names import _dns_message, is_dns1123_label
+from .serving import STORAGE_SCHEMES
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -268,6 +269,26 @@ def labels_and_counts(ctx: RuleContext):
                 if se.autoscaling is not None and se.autoscaling.target > INT32_MAX:
                     yield _int32(doc.position(base + ("autoscaling", "target")), "autoscaling.target",
                                  se.autoscaling.target)
+
+
+@rule
+def release_uris(ctx: RuleContext):
+    """A release uri becomes storageUri, STORAGE_URI and an annotation: a supported scheme (K006
+    reports others) followed by a bucket or host, without spaces or control characters."""
+    for project in ctx.repo.projects:
+        for name, target in project.model.spec.serving.items():
+            for env, se in target.environments.items():
+                base = ("spec", "serving", name, "environments", env)
+                releases = [(base + ("release",), se.release)]
+                if se.canary is not None:
+                    releases.append((base + ("canary", "release"), se.canary.release))
+                for path, release in releases:
+                    if release is None or release.uri.partition("://")[0] not in STORAGE_SCHEMES:
+                        continue
+                    problem = url_problem(release.uri, STORAGE_SCHEMES)
+                    if problem:
+                        yield codes.INVALID_URL.at(project.doc.position(path + ("uri",)),
+                                                   f"release uri `{release.uri}` {problem}")
 
 
 def _int32(position, what: str, value: int):
