@@ -111,6 +111,7 @@ INVALID_URL = _code("K020", "invalid-url", "A URL field is not a URL its consume
 NOT_LABEL_KEY = _code("K021", "not-label-key", "accelerators.nodeLabel becomes a nodeSelector key: an optional DNS-1123 subdomain prefix and `/`, then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending alphanumeric.")
 NOT_OBJECT_NAME = _code("K022", "not-object-name", "A value that names a Kubernetes object (a Secret, a KServe ServingRuntime) must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters.")
 INVALID_KEY = _code("K023", "invalid-key", "An environment variable name must be letters, digits, '_', '-' and '.', not starting with a digit; a Secret key letters, digits, '-', '_' and '.', at most 253 characters.")
+INVALID_REVISION = _code("K024", "invalid-revision", "gitops.targetRevision is not a Git branch, tag or commit Argo CD can check out: no white space or control characters, no `..`, `@{`, `~ ^ : ? * [ \\`, not starting or ending with `/` or `.`, not ending with `.lock`.")
 
 # Evidence and promotion
 EVIDENCE_MISSING = _code("E001", "evidence-missing", "A release's evidence file does not exist or is not readable JSON of the evidence shape.")
