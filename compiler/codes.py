@@ -55,6 +55,7 @@ WRONG_KIND = _code("S004", "wrong-kind", "apiVersion/kind are not `mlopsc.dev/v1
 INVALID_CRON = _code("S005", "invalid-cron", "`schedule` must be a 5-field cron expression.")
 INVALID_URI = _code("S006", "invalid-uri", "A URI uses a scheme the field does not support.")
 STORAGE_LEVEL = _code("S020", "storage-level", "`pipelineServiceAccount` is set on an environment: pipeline runs belong to a team's Kubeflow namespace, not to an environment; set it on the repository or on `teams.<team>.storage`.")
+NOT_FINITE = _code("S007", "not-finite", "A number in a spec (a param, an env value, a source version, a canary percentage) is `.inf` or `.nan`: no JSON, Kubernetes object or KFP pipeline can hold it.")
 
 # Names, teams, layout
 NOT_DNS1123 = _code("N001", "not-dns1123", "Names must be DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric.")
@@ -104,6 +105,14 @@ GPU_TYPE_WITHOUT_GPU = _code("K013", "gpu-type-without-gpu", "resources.gpuType 
 SCALE_METRIC = _code("K014", "scale-metric", "The autoscaling metric is not available here: Standard mode and container runtimes scale with a HorizontalPodAutoscaler (cpu, memory); concurrency and rps need a kserve runtime in Knative mode.")
 SCALE_TO_ZERO = _code("K015", "scale-to-zero", "replicas.min 0 (scale to zero) needs a kserve runtime in Knative mode; a HorizontalPodAutoscaler keeps at least one replica.")
 SERVING_NAME = _code("K016", "serving-name", "A serving target name names Kubernetes objects: it must start with a letter (DNS-1035, as Services and KServe require), and a kserve target leaves room for `<name>-predictor` (at most 53 characters).")
+NOT_LABEL_VALUE = _code("K017", "not-label-value", "A value that becomes a Kubernetes label value (gpuType, as a nodeSelector value) must be at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit.")
+INT32_RANGE = _code("K018", "int32-range", "An integer that becomes a field of a Kubernetes object (replicas, scale targets, GPU counts, timeouts in seconds) is larger than the API server accepts there: 2147483647 (int32) for counts and targets.")
+INVALID_IMAGE = _code("K019", "invalid-image", "An image is not a valid image reference: `[registry[:port]/]path[:tag][@sha256:<64 hex>]`, with lowercase path components of letters, digits and single separators `.`, `_`, `__` or dashes.")
+INVALID_URL = _code("K020", "invalid-url", "A URL field is not a URL its consumer accepts: environments.<e>.cluster is `https://<host>[:port][/path]`, gitops.repoURL is `https://`, `ssh://` or `git@<host>:<path>`, kubeflow.pipelineRoot and release uris are `<scheme>://<bucket or host>/…`, without spaces or control characters.")
+NOT_LABEL_KEY = _code("K021", "not-label-key", "accelerators.nodeLabel becomes a nodeSelector key: an optional DNS-1123 subdomain prefix and `/`, then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending alphanumeric.")
+NOT_OBJECT_NAME = _code("K022", "not-object-name", "A value that names a Kubernetes object (a Secret, a KServe ServingRuntime) must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters.")
+INVALID_KEY = _code("K023", "invalid-key", "An environment variable name must be letters, digits, '_', '-' and '.', not starting with a digit; a Secret key letters, digits, '-', '_' and '.', at most 253 characters.")
+INVALID_REVISION = _code("K024", "invalid-revision", "gitops.targetRevision is not a Git branch, tag or commit Argo CD can check out: no white space or control characters, no `..`, `@{`, `~ ^ : ? * [ \\`, not starting or ending with `/` or `.`, not ending with `.lock`.")
 
 # Storage identities (mlopsc.yaml `storage`; docs/STORAGE.md)
 STORAGE_PLACEHOLDER = _code("K050", "storage-placeholder", "A string in `storage` uses a placeholder other than `{team}` and `{env}` (and `pipelineServiceAccount`, which is per team, only `{team}`).")
@@ -120,6 +129,7 @@ EVIDENCE_MODEL_MISMATCH = _code("E003", "evidence-model-mismatch", "The evidence
 EVIDENCE_METRIC_MISSING = _code("E004", "evidence-metric-missing", "A gated metric is absent from the evidence.")
 GATE_FAILED = _code("E005", "gate-failed", "The evidence does not pass a gate: the model may not be released.")
 NOT_PROMOTED = _code("E006", "not-promoted", "An environment with promotesFrom pins (as release or canary) a digest its source environment neither pins now nor pinned in an earlier compile (generated/promotion/history.json).")
+EVIDENCE_METRIC_NOT_NUMBER = _code("E008", "evidence-metric-not-number", "An evidence metric is not a finite JSON number (it is a string, a boolean, Infinity, NaN or too large for a double): gates cannot compare it and the lineage annotations cannot hold it.")
 HISTORY_TAMPERED = _code("E007", "history-tampered", "generated/promotion/history.json is not what mlopsc last wrote (its sha256 differs from the inventory's record, or its hash chain breaks): it was edited by hand. It only grows; until it is restored from Git it is not trusted, and only what environments pin now allows a promotion.")
 
 # Warnings

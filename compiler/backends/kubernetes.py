@@ -65,6 +65,11 @@ IDENTITY_ANNOTATION = f"{ANNOTATION_PREFIX}storage-identity"
 # annotations alone do nothing): set when the identity has an `azure.workload.identity/` annotation.
 AZURE_IDENTITY_PREFIX = "azure.workload.identity/"
 AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}
+# Probes, on the port the server takes traffic on. TCP, because the model servers differ in their
+# HTTP health paths (KServe's Python servers answer /v2/health/live, TF Serving does not). The
+# startup probe gives a server 10 minutes (60 x 10 s) to load its model before the liveness probe
+# may restart it; after that, 3 failed checks 10 s apart restart the container.
+PROBE_PERIOD, STARTUP_FAILURES, LIVENESS_FAILURES = 10, 60, 3
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
@@ -247,9 +252,19 @@ class _Builder:
                                        policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress))
 
     # -- pod parts shared by KServe and plain Deployments ----------------------------------------
-    def pod_security_context(self):
-        return self.k8s.V1PodSecurityContext(run_as_non_root=True,
+    def pod_security_context(self, t: _Target):
+        user, group = run_as(self.config, t.spec)
+        return self.k8s.V1PodSecurityContext(run_as_non_root=True, run_as_user=user, run_as_group=group,
                                               seccomp_profile=self.k8s.V1SeccompProfile(type="RuntimeDefault"))
+
+    def probes(self, port) -> dict:
+        """Liveness and startup probes, as container keyword arguments (the readiness probe is the
+        container runtime's own below; KServe adds one to the model server itself)."""
+        k = self.k8s
+        return {"liveness_probe": k.V1Probe(tcp_socket=k.V1TCPSocketAction(port=port), period_seconds=PROBE_PERIOD,
+                                            failure_threshold=LIVENESS_FAILURES),
+                "startup_probe": k.V1Probe(tcp_socket=k.V1TCPSocketAction(port=port), period_seconds=PROBE_PERIOD,
+                                           failure_threshold=STARTUP_FAILURES)}
 
     def container_security_context(self):
         return self.k8s.V1SecurityContext(allow_privilege_escalation=False, read_only_root_filesystem=True,
@@ -326,7 +341,7 @@ class _Builder:
         resources = t.serving.resources
         pod = self.sanitize(self.k8s.V1PodSpec(
             containers=[], service_account_name=t.name, automount_service_account_token=False,
-            security_context=self.pod_security_context(), volumes=[self.tmp_volume()],
+            security_context=self.pod_security_context(t), volumes=[self.tmp_volume()],
             **self.gpu_scheduling(resources)))
         pod.pop("containers")  # the model container is `model:`, not a PodSpec container
         return {"labels": t.pod_labels(track),
@@ -347,6 +362,9 @@ class _Builder:
         model["resources"] = self.sanitize(self.resources(t.serving.resources))
         model["securityContext"] = self.sanitize(self.container_security_context())
         model["volumeMounts"] = [self.sanitize(self.tmp_mount())]
+        # KServe gives the model server a TCP readiness probe (Standard mode) or Knative's queue-proxy
+        # probes it (Knative mode); neither restarts a hung server, so liveness is ours.
+        model.update({key_camel(k): self.sanitize(v) for k, v in self.probes(serving_ports(t)[0]).items()})
         return model
 
     # -- plain Deployments -----------------------------------------------------------------------
@@ -407,14 +425,27 @@ class _Builder:
             name="server", image=runtime.image, command=runtime.command or None, args=runtime.args or None,
             ports=[k.V1ContainerPort(name="http", container_port=runtime.port, protocol="TCP")],
             env=env, resources=self.resources(t.serving.resources),
-            readiness_probe=k.V1Probe(tcp_socket=k.V1TCPSocketAction(port="http")),
+            readiness_probe=k.V1Probe(tcp_socket=k.V1TCPSocketAction(port="http")), **self.probes("http"),
             security_context=self.container_security_context(), volume_mounts=[self.tmp_mount()])
         return k.V1PodSpec(containers=[container], service_account_name=t.name,
-                           automount_service_account_token=False, security_context=self.pod_security_context(),
+                           automount_service_account_token=False, security_context=self.pod_security_context(t),
                            volumes=[self.tmp_volume()], **self.gpu_scheduling(t.serving.resources))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def run_as(config, target: ServingTarget) -> tuple[int, int]:
+    """The user and group a target's pods run as: its own `security`, else mlopsc.yaml's."""
+    own = target.security
+    user = own.runAsUser if own is not None and own.runAsUser is not None else config.security.runAsUser
+    group = own.runAsGroup if own is not None and own.runAsGroup is not None else config.security.runAsGroup
+    return user, group
+
+
+def key_camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
 def _scaling(se: ServingEnvironment) -> tuple[str | None, int | None]:
     """The autoscaling metric and target: as set, else cpu 80 (what KServe's HPA defaults to)."""
     if se.autoscaling is not None:
@@ -459,7 +490,8 @@ def _env_text(value) -> str:
 
 
 def _compact(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Strict JSON: the middle stage has refused every non-finite number (S007, E008).
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def lineage_annotations(checked: CheckedRepository, t: _Target) -> dict[str, str]:

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# A metric is a finite JSON number: not a boolean, not a string, not Infinity, NaN or a literal
+# (1e400) that overflows a double. Gates compare them and the lineage annotations hold them as
+# JSON, which has no Infinity.
+Metric = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class _Record(BaseModel):
@@ -36,7 +44,7 @@ class Evidence(_Record):
     project: str
     serving: str
     model: EvidenceModel
-    metrics: dict[str, float]
+    metrics: dict[str, Metric]
     lineage: EvidenceLineage = Field(default_factory=EvidenceLineage)
 
 
@@ -47,6 +55,8 @@ class EvidenceFile:
     path: str
     record: Evidence | None
     problem: str | None = None
+    # Metrics that are not finite JSON numbers: (name, line, column of the value, what it is).
+    bad_metrics: tuple[tuple[str, int, int, str], ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -71,9 +81,58 @@ def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
         return EvidenceFile(rel_path, None, "is not valid UTF-8 JSON (nested too deeply)")
     except (UnicodeDecodeError, ValueError) as exc:
         return EvidenceFile(rel_path, None, f"is not valid UTF-8 JSON ({exc})")
+    bad = _bad_metrics(data, raw)
+    if bad:
+        names = ", ".join(f"`{shown(name)}`" for name, *_ in bad)
+        return EvidenceFile(rel_path, None, f"has metrics that are not finite numbers ({names})", bad)
     try:
         return EvidenceFile(rel_path, Evidence.model_validate(data))
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "document"
         return EvidenceFile(rel_path, None, f"is not an evidence record (`{where}`: {first['msg'].lower()})")
+
+
+def shown(name: str) -> str:
+    """A metric name as printed in a diagnostic: JSON escapes for anything unprintable."""
+    return name if name.isprintable() and name.isascii() else json.dumps(name)[1:-1]
+
+
+def metric_problem(value: object) -> str | None:
+    """Why a metric value is not a finite JSON number, or None."""
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value, ensure_ascii=True)[:40]}"
+    if isinstance(value, int):
+        return None if abs(value) <= 2**1023 else "a number too large for a double"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return None if math.isfinite(value) else "Infinity (or a number too large for a double)"
+    return {dict: "a JSON object", list: "a JSON array"}.get(type(value), "null")
+
+
+def _bad_metrics(data: object, raw: bytes) -> tuple[tuple[str, int, int, str], ...]:
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    if not isinstance(metrics, dict):
+        return ()  # the shape check reports it
+    found = []
+    text = raw.decode("utf-8", errors="replace")
+    for name, value in metrics.items():
+        problem = metric_problem(value)
+        if problem is not None:
+            found.append((name, *_value_position(text, name), problem))
+    return tuple(found)
+
+
+def _value_position(text: str, metric: str) -> tuple[int, int]:
+    """Line and column of a metric's value in the evidence text (the `metrics` key, or 1:1, when
+    the file spells the key with escapes)."""
+    start = text.find('"metrics"')
+    if start < 0:
+        return 1, 1
+    found = re.compile(re.escape(json.dumps(metric, ensure_ascii=False)) + r"\s*:\s*").search(text, start)
+    index = found.end() if found else start
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 API_VERSION = "mlopsc.dev/v1"
 DEFAULT_RELEASE_IMAGE = "ghcr.io/mlopsc/mlopsc:0.1.0"
+# The user and group serving pods run as unless mlopsc.yaml says otherwise: distroless' `nonroot`,
+# above 10000 so it matches no user of the node (what checkov's CKV_K8S_40 asks for).
+DEFAULT_RUN_AS = 65532
+INT32_MAX = 2**31 - 1
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 ArtifactType = Literal["dataset", "model", "metrics"]
@@ -118,6 +122,24 @@ class KServeSettings(_Spec):
     """Namespace of the ingress gateway allowed to reach serving pods (NetworkPolicy)."""
 
 
+class Security(_Spec):
+    """The numeric user and group every serving pod runs as (its securityContext)."""
+
+    runAsUser: StrictInt = Field(default=DEFAULT_RUN_AS, ge=1, le=INT32_MAX)
+    """User id of the serving containers; not 0 (root). Default 65532, above 10000 so it is no user of the node."""
+    runAsGroup: StrictInt = Field(default=DEFAULT_RUN_AS, ge=1, le=INT32_MAX)
+    """Primary group id of the serving containers; not 0. Default 65532."""
+
+
+class TargetSecurity(_Spec):
+    """The user and group of one serving target's pods, where its image needs other ids."""
+
+    runAsUser: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    """User id; unset: mlopsc.yaml's security.runAsUser."""
+    runAsGroup: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    """Group id; unset: mlopsc.yaml's security.runAsGroup."""
+
+
 class Accelerators(_Spec):
     """How GPU work is placed on nodes, the same for pipeline steps and serving pods."""
 
@@ -154,6 +176,8 @@ class Repository(_Spec):
     """GPU placement shared by pipelines and serving."""
     storage: Storage | None = None
     """Storage identity of every team's serving and pipeline runs (teams and environments may override it)."""
+    security: Security = Field(default_factory=Security)
+    """The numeric user and group serving pods run as; a serving target may override them."""
 
 
 # ----------------------------------------------------------------------------------- MLProject
@@ -371,6 +395,8 @@ class ServingTarget(_Spec):
     """How the model is served."""
     environments: dict[str, ServingEnvironment] = Field(default_factory=dict)
     """Per environment of mlopsc.yaml: the release, replicas and resources."""
+    security: TargetSecurity | None = None
+    """The user and group this target's pods run as; unset: mlopsc.yaml's `security`."""
 
 
 class ProjectSpec(_Spec):

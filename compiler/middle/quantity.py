@@ -3,18 +3,33 @@
 Argo CD compares live objects against Git after the API server normalised them, so `1500m` in Git
 and `1.5` in the cluster (or `1024Mi` and `1Gi`) is reported as drift forever. Emitters therefore
 write `canonical_quantity(...)`, which follows apimachinery's resource.Quantity.String().
+
+Bounds (apimachinery's resource.Quantity): parsing caps a binary-suffixed quantity silently at
+2^63-1 (`8Ei` reads back as 9223372036854775807), and everything that uses a quantity (the
+scheduler, the kubelet, quota) reads it through the int64 accessors `Value()` and, for CPU,
+`MilliValue()`, which overflow beyond that. So a quantity mlopsc accepts is at most 2^63-1 in
+value (`MAX_VALUE`), and a CPU amount at most (2^63-1)/1000 cores, whose milli-value still fits
+(`MAX_CPU`): anything larger would be silently changed or overflow in the cluster.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Context, Decimal, DecimalException, localcontext
 
 _QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_SUFFIX = {v: k for k, v in _DECIMAL.items()}
 _BINARY_SUFFIX = {v: k for k, v in _BINARY.items()}
+
+
+# Largest value a quantity may have (int64, apimachinery's maxAllowed), and a CPU amount whose
+# milli-value still fits an int64 (apimachinery's MaxMilliValue, in cores).
+MAX_VALUE = Decimal(2**63 - 1)
+MAX_CPU = Decimal((2**63 - 1) // 1000)
+# Enough digits for any bounded quantity at nano precision (19 + 9), and exponents far beyond it.
+_CONTEXT = Context(prec=60, Emax=10**6, Emin=-(10**6))
 
 
 class QuantityError(ValueError):
@@ -28,25 +43,44 @@ def _split(value: object) -> tuple[Decimal, str]:
     m = _QUANTITY.match(text.strip())
     if not m or text != text.strip():
         raise QuantityError("expected a number with an optional suffix: m, k, M, G, Ki, Mi, Gi, …")
-    try:
-        return Decimal(m["num"]), m["suffix"] or ""
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise QuantityError(str(exc)) from exc
+    return Decimal(m["num"]), m["suffix"] or ""
 
 
-def parse_quantity(value: object) -> Decimal:
+def _is_exponent(suffix: str) -> bool:
+    # `E` alone is the exa suffix (10^18); `E3` or `e3` is a decimal exponent.
+    return len(suffix) > 1 and suffix[0] in "eE"
+
+
+def parse_quantity(value: object, limit: Decimal = MAX_VALUE) -> Decimal:
+    """The quantity's value; QuantityError if it is malformed or larger than `limit` in magnitude."""
     number, suffix = _split(value)
-    if suffix in _BINARY:
-        return number * (Decimal(2) ** _BINARY[suffix])
-    if suffix[:1] in ("e", "E"):
-        return number.scaleb(int(suffix[1:]))
-    return number.scaleb(_DECIMAL[suffix])
+    with localcontext(_CONTEXT):
+        try:
+            if suffix in _BINARY:
+                amount = number * (Decimal(2) ** _BINARY[suffix])
+            elif _is_exponent(suffix):
+                exponent = int(suffix[1:])
+                if abs(exponent) > 1000:
+                    raise QuantityError(f"the exponent {exponent} is out of range")
+                amount = number.scaleb(exponent)
+            else:
+                amount = number.scaleb(_DECIMAL[suffix])
+        except DecimalException as exc:  # pragma: no cover - the context admits every bounded input
+            raise QuantityError("the number is out of range") from exc
+    if abs(amount) > limit:
+        raise QuantityError(f"larger than {limit}, the most Kubernetes can hold")
+    return amount
 
 
 def canonical_quantity(value: object) -> str:
-    """The string the API server would give back for this quantity."""
+    """The string the API server would give back for this quantity (QuantityError if out of bounds)."""
     number, suffix = _split(value)
     amount = parse_quantity(value)
+    with localcontext(_CONTEXT):
+        return _canonical(amount, suffix)
+
+
+def _canonical(amount: Decimal, suffix: str) -> str:
     if suffix in _BINARY and abs(amount) >= 1024 and amount == amount.to_integral_value():
         exp = 0
         while exp < 60 and amount % (Decimal(2) ** (exp + 10)) == 0 and amount != 0:
@@ -62,6 +96,6 @@ def canonical_quantity(value: object) -> str:
     if amount == 0:
         exp = 0
     mantissa = int(amount.scaleb(-exp))
-    if suffix[:1] in ("e", "E"):
+    if _is_exponent(suffix):
         return f"{mantissa}e{exp}" if exp else str(mantissa)
     return f"{mantissa}{_DECIMAL_SUFFIX[exp]}"

@@ -7,7 +7,7 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
-from ..quantity import QuantityError, parse_quantity
+from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity
 from . import RuleContext, rule, tasks
 
 CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
@@ -21,6 +21,12 @@ CREDENTIAL_VALUE = re.compile(
     r"|^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"       # URL with user:password@
 )
 DURATION = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+MAX_TIMEOUT_SECONDS = 2**31 - 1
+
+
+def _seconds(duration: str) -> int:
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)([dhms])", duration))
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 PLACEHOLDER_KINDS = ("inputs", "outputs", "params")
 # Cron shorthands users reach for, and the 5-field form to write instead.
@@ -80,7 +86,8 @@ def quantities(ctx: RuleContext):
                 if value is None:
                     continue
                 try:
-                    if parse_quantity(value) <= 0:
+                    # CPU is read in milli-units by the scheduler, so its bound is a thousand times lower.
+                    if parse_quantity(value, MAX_CPU if field == "cpu" else MAX_VALUE) <= 0:
                         raise QuantityError("must be greater than zero")
                 except QuantityError as exc:
                     yield codes.INVALID_QUANTITY.at(project.doc.position(path + (field,)),
@@ -98,6 +105,16 @@ def timeouts(ctx: RuleContext):
             if timeout is not None and not DURATION.match(timeout):
                 yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
                                                 f"timeout `{timeout}` is not a duration like `90s`, `30m`, `4h` or `1h30m`")
+            elif timeout is not None and _seconds(timeout) > MAX_TIMEOUT_SECONDS:
+                # It becomes the pod's activeDeadlineSeconds (an int64 the API server bounds).
+                yield codes.INT32_RANGE.at(project.doc.position(path + ("timeout",)),
+                                           f"timeout `{timeout}` is {_seconds(timeout)} seconds, more than the "
+                                           f"{MAX_TIMEOUT_SECONDS} the API server allows for a pod's "
+                                           f"activeDeadlineSeconds")
+            elif timeout is not None and _seconds(timeout) == 0:
+                yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
+                                                f"timeout `{timeout}` is zero: a pod's activeDeadlineSeconds is "
+                                                f"at least 1 (remove the timeout for none)")
 
 
 @rule

@@ -12,7 +12,7 @@ import math
 
 from ... import codes
 from ...diagnostics import Position
-from ...frontend.evidence import Evidence
+from ...frontend.evidence import Evidence, shown
 from ...frontend.loader import LoadedProject
 from ...frontend.models import Release, ServingTarget
 from ..gates import Gate, parse_gate
@@ -62,11 +62,25 @@ def release_evidence(ctx: RuleContext):
         for sname, target, env, path, release in _releases(project):
             loaded = ctx.repo.evidence.get(release.evidence)
             at = project.doc.position(path + ("evidence",))
+            if loaded is not None and loaded.bad_metrics:
+                continue  # reported once, in the evidence file itself (below)
             if loaded is None or loaded.record is None:
                 problem = loaded.problem if loaded is not None else "was not loaded"
                 yield codes.EVIDENCE_MISSING.at(at, f"evidence `{release.evidence}` {problem}")
                 continue
             yield from check_evidence(project, sname, target, path, release, loaded.record, at)
+
+
+@rule
+def evidence_metrics(ctx: RuleContext):
+    """E008 at the metric's value in the evidence file: a string, boolean, Infinity or 1e400 would
+    otherwise pass or fail gates by accident and end up as non-JSON in the lineage annotations."""
+    for path in sorted(ctx.repo.evidence):
+        for name, line, column, problem in ctx.repo.evidence[path].bad_metrics:
+            yield codes.EVIDENCE_METRIC_NOT_NUMBER.at(
+                Position(path, line, column),
+                f"evidence metric `{shown(name)}` is {problem}, not a finite JSON number: write it as a "
+                f"plain number such as 0.93 (gates compare it; the lineage annotations hold it as JSON)")
 
 
 def check_evidence(project: LoadedProject, sname: str, target: ServingTarget, path: tuple,

@@ -1,0 +1,349 @@
+"""What the API server (or Argo CD, or an image pull) would refuse, checked before anything is written.
+
+Every string or integer of the spec or of mlopsc.yaml that lands in an emitted object is checked
+here against the grammar or range of the field it lands in (docs/OUTPUT.md, "What reaches the
+cluster", lists them): namespaces (DNS-1123 labels), label keys and values, object names (DNS-1123
+subdomains), env variable names and Secret keys, image references, URLs, int32 fields and finite
+numbers. The checks follow apimachinery's validation (IsDNS1123Label, IsValidLabelValue,
+IsQualifiedName, IsDNS1123Subdomain, IsEnvVarName, IsConfigMapKey) and the distribution
+project's image reference grammar.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from urllib.parse import urlsplit
+
+from ... import codes
+from ...frontend.models import SecretRef
+from . import RuleContext, rule, tasks
+from .names import _dns_message, is_dns1123_label
+from .serving import STORAGE_SCHEMES
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# apimachinery's validation regexes.
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# The image reference grammar (github.com/distribution/reference): a path of lowercase
+# components, an optional registry host (it has a `.` or `:`, or is `localhost`), tag and digest.
+PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+DOMAIN = re.compile(r"^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+                    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?$")
+IPV6_DOMAIN = re.compile(r"^\[[A-Fa-f0-9:]+\](?::[0-9]+)?$")
+TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+MAX_IMAGE_NAME = 255
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+SCP_LIKE_GIT = re.compile(r"^[A-Za-z0-9._-]+@([^:/\s]+):[^\s]+$")
+
+
+# -- grammars ---------------------------------------------------------------------------------
+def label_value_problem(value: str) -> str | None:
+    if len(value) > 63:
+        return f"is {len(value)} characters (a label value has at most 63)"
+    if not LABEL_VALUE.match(value):
+        return "may hold only letters, digits, '-', '_' and '.', and start and end with a letter or digit"
+    return None
+
+
+def label_key_problem(key: str) -> str | None:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+        return f"has the prefix `{prefix}`, which is not a DNS-1123 subdomain (lowercase, at most 253)"
+    if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
+        return (f"has the name `{name}`: at most 63 letters, digits, '-', '_' and '.', starting and "
+                f"ending alphanumeric")
+    return None
+
+
+def image_problem(image: str) -> str | None:
+    """Why `image` is not an image reference a kubelet can pull, or None."""
+    if not image or image != image.strip() or any(c.isspace() or not c.isprintable() for c in image):
+        return "is empty or holds white space or control characters"
+    rest, at, digest = image.partition("@")
+    if at and not DIGEST.match(digest):
+        return f"has the digest `{digest}`, which is not `sha256:` and 64 lowercase hex digits"
+    name, tag = rest, ""
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = rest[:len(rest) - len(last)] + last.split(":", 1)[0], last.split(":", 1)[1]
+        if not TAG.match(tag):
+            return f"has the tag `{tag}`: at most 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+    if len(name) > MAX_IMAGE_NAME:
+        return f"has a name of {len(name)} characters (at most {MAX_IMAGE_NAME})"
+    first, slash, path = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        if not (DOMAIN.match(first) or IPV6_DOMAIN.match(first)):
+            return f"has the registry `{first}`, which is not a host name with an optional port"
+    else:
+        path = name
+    for component in path.split("/"):
+        if not PATH_COMPONENT.match(component):
+            hint = " (repository paths are lowercase)" if component.lower() != component else ""
+            return (f"has the path component `{component}`: lowercase letters and digits, joined by "
+                    f"single `.`, `_`, `__` or dashes{hint}")
+    return None
+
+
+def _host_problem(host: str | None, port_text: str) -> str | None:
+    if not host:
+        return "has no host"
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+            return f"has the port `{port_text}`, which is not 1-65535"
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not HOSTNAME.match(host):
+        return f"has the host `{host}`, which is not a host name"
+    return None
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """Why `url` is not `<scheme>://<host>[:port][/path]` with one of `schemes`, or None."""
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        return "is empty or holds white space or control characters"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in schemes:
+        return f"must start with {' or '.join(s + '://' for s in schemes)}"
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        return "holds a password: credentials never go into Git"
+    if hostport.startswith("["):
+        host, _, port = hostport[1:].partition("]")
+        port = port.removeprefix(":")
+    else:
+        host, _, port = hostport.partition(":")
+    if scheme.lower() in ("s3", "gs", "minio", "pvc", "hf", "oci", "hdfs", "webhdfs", "file"):
+        # A bucket, claim or repository name, not a host name.
+        return None if host or scheme.lower() == "file" else "has no bucket or host after `://`"
+    try:
+        urlsplit(url)
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    return _host_problem(host, port)
+
+
+def repo_url_problem(url: str) -> str | None:
+    """Argo CD clones https:// and ssh:// URLs and scp-like `git@host:path`."""
+    m = SCP_LIKE_GIT.match(url)
+    if m:
+        return _host_problem(m[1], "")
+    return url_problem(url, ("https", "http", "ssh"))
+
+
+def revision_problem(ref: str) -> str | None:
+    """Why `ref` is not a name `git check-ref-format` accepts (a branch, tag or commit), or None."""
+    if not ref or any(c.isspace() or not c.isprintable() or c in "~^:?*[\\" for c in ref):
+        return "is empty or holds white space, control characters or one of `~ ^ : ? * [ \\`"
+    if ".." in ref or "@{" in ref or "//" in ref or ref == "@":
+        return "holds `..`, `@{` or `//`"
+    if ref.startswith(("/", ".", "-")) or ref.endswith(("/", ".", ".lock")) or "/." in ref:
+        return "starts or ends with `/` or `.`, starts with `-`, or ends with `.lock`"
+    return None
+
+
+# -- where they apply -----------------------------------------------------------------------------
+@rule
+def repository_settings(ctx: RuleContext):
+    """mlopsc.yaml: every setting that reaches an object."""
+    doc, config = ctx.repo.config_doc, ctx.config
+    if doc is None:
+        return  # defaults only, all valid
+    explicit = doc.position  # a value's position; settings left at their default are not in the file
+
+    namespaces = [(("gitops", "argocdNamespace"), config.gitops.argocdNamespace),
+                  (("kserve", "ingressNamespace"), config.kserve.ingressNamespace)]
+    if config.kubeflow.namespace is not None:
+        namespaces.append((("kubeflow", "namespace"), config.kubeflow.namespace))
+    for path, value in namespaces:
+        if not is_dns1123_label(value):
+            yield codes.NOT_DNS1123.at(explicit(path), _dns_message(".".join(path) + " (a namespace)", value))
+
+    problem = image_problem(config.kubeflow.releaseImage)
+    if problem:
+        yield codes.INVALID_IMAGE.at(explicit(("kubeflow", "releaseImage")),
+                                     f"kubeflow.releaseImage `{config.kubeflow.releaseImage}` {problem}")
+    problem = repo_url_problem(config.gitops.repoURL)
+    if problem:
+        yield codes.INVALID_URL.at(explicit(("gitops", "repoURL")),
+                                   f"gitops.repoURL `{config.gitops.repoURL}` {problem}: Argo CD clones "
+                                   f"https://, ssh:// or git@<host>:<path> URLs")
+    problem = revision_problem(config.gitops.targetRevision)
+    if problem:
+        yield codes.INVALID_REVISION.at(explicit(("gitops", "targetRevision")),
+                                        f"gitops.targetRevision `{config.gitops.targetRevision}` {problem}: it is "
+                                        f"the branch, tag or commit Argo CD syncs")
+    problem = url_problem(config.kubeflow.pipelineRoot, ("s3", "gs", "minio", "https", "http"))
+    if problem:
+        yield codes.INVALID_URL.at(explicit(("kubeflow", "pipelineRoot")),
+                                   f"kubeflow.pipelineRoot `{config.kubeflow.pipelineRoot}` {problem}")
+    for name, env in config.environments.items():
+        problem = url_problem(env.cluster, ("https", "http"))
+        if problem:
+            yield codes.INVALID_URL.at(explicit(("environments", name, "cluster")),
+                                       f"environments.{name}.cluster `{env.cluster}` {problem}: it is the "
+                                       f"API server URL Argo CD deploys to, e.g. https://kubernetes.default.svc")
+    problem = label_key_problem(config.accelerators.nodeLabel)
+    if problem:
+        yield codes.NOT_LABEL_KEY.at(explicit(("accelerators", "nodeLabel")),
+                                     f"accelerators.nodeLabel `{config.accelerators.nodeLabel}` {problem}")
+
+
+def _containers(project):
+    for task in tasks(project):
+        yield task.path, task.item
+    for name, target in project.model.spec.serving.items():
+        if target.runtime.container is not None:
+            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
+
+
+def _resources(project):
+    for task in tasks(project):
+        if task.item.resources is not None:
+            yield task.path + ("resources",), task.item.resources
+    for name, target in project.model.spec.serving.items():
+        for env, se in target.environments.items():
+            if se.resources is not None:
+                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
+
+
+@rule
+def images(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        for path, item in _containers(project):
+            problem = image_problem(item.image)
+            if problem:
+                yield codes.INVALID_IMAGE.at(project.doc.position(path + ("image",)),
+                                             f"image `{item.image}` {problem}")
+
+
+@rule
+def env_and_secrets(ctx: RuleContext):
+    for project in ctx.repo.projects:
+        doc = project.doc
+        for path, item in _containers(project):
+            for key, value in item.env.items():
+                if not ENV_VAR_NAME.match(key):
+                    yield codes.INVALID_KEY.at(doc.key_position(path + ("env", key)),
+                                               f"env variable name `{key}` must be letters, digits, '_', '-' "
+                                               f"and '.', not starting with a digit")
+                if isinstance(value, SecretRef):
+                    where = path + ("env", key)
+                    if len(value.secret) > 253 or not DNS1123_SUBDOMAIN.match(value.secret):
+                        yield codes.NOT_OBJECT_NAME.at(
+                            doc.position(where + ("secret",)),
+                            f"Secret name `{value.secret}` is not a DNS-1123 subdomain (lowercase letters, "
+                            f"digits, '-' and '.', at most 253 characters)")
+                    if len(value.key) > 253 or not CONFIG_KEY.match(value.key):
+                        yield codes.INVALID_KEY.at(doc.position(where + ("key",)),
+                                                   f"Secret key `{value.key}` must be letters, digits, '-', '_' "
+                                                   f"and '.' (at most 253 characters)")
+        for name, target in project.model.spec.serving.items():
+            kserve = target.runtime.kserve
+            if kserve is not None and kserve.runtime is not None and (
+                    len(kserve.runtime) > 253 or not DNS1123_SUBDOMAIN.match(kserve.runtime)):
+                yield codes.NOT_OBJECT_NAME.at(
+                    doc.position(("spec", "serving", name, "runtime", "kserve", "runtime")),
+                    f"runtime `{kserve.runtime}` names a ServingRuntime, so it must be a DNS-1123 subdomain")
+
+
+@rule
+def labels_and_counts(ctx: RuleContext):
+    """gpuType becomes a nodeSelector value; counts become int32 fields."""
+    for project in ctx.repo.projects:
+        doc = project.doc
+        for path, res in _resources(project):
+            if res.gpuType is not None:
+                problem = label_value_problem(res.gpuType)
+                if problem:
+                    suggestion = re.sub(r"[^a-z0-9]+", "-", res.gpuType.lower()).strip("-")[:63]
+                    yield codes.NOT_LABEL_VALUE.at(
+                        doc.position(path + ("gpuType",)),
+                        f"gpuType `{res.gpuType}` becomes the value of node label "
+                        f"`{ctx.config.accelerators.nodeLabel}` and {problem}; use the node label's value, "
+                        f"e.g. `{suggestion or 'nvidia-l4'}`")
+            if res.gpu is not None and res.gpu > INT32_MAX:
+                yield _int32(doc.position(path + ("gpu",)), "gpu", res.gpu)
+        for name, target in project.model.spec.serving.items():
+            for env, se in target.environments.items():
+                base = ("spec", "serving", name, "environments", env)
+                for field in ("min", "max"):
+                    value = getattr(se.replicas, field)
+                    if value > INT32_MAX:
+                        yield _int32(doc.position(base + ("replicas", field)), f"replicas.{field}", value)
+                if se.autoscaling is not None and se.autoscaling.target > INT32_MAX:
+                    yield _int32(doc.position(base + ("autoscaling", "target")), "autoscaling.target",
+                                 se.autoscaling.target)
+
+
+@rule
+def release_uris(ctx: RuleContext):
+    """A release uri becomes storageUri, STORAGE_URI and an annotation: a supported scheme (K006
+    reports others) followed by a bucket or host, without spaces or control characters."""
+    for project in ctx.repo.projects:
+        for name, target in project.model.spec.serving.items():
+            for env, se in target.environments.items():
+                base = ("spec", "serving", name, "environments", env)
+                releases = [(base + ("release",), se.release)]
+                if se.canary is not None:
+                    releases.append((base + ("canary", "release"), se.canary.release))
+                for path, release in releases:
+                    if release is None or release.uri.partition("://")[0] not in STORAGE_SCHEMES:
+                        continue
+                    problem = url_problem(release.uri, STORAGE_SCHEMES)
+                    if problem:
+                        yield codes.INVALID_URL.at(project.doc.position(path + ("uri",)),
+                                                   f"release uri `{release.uri}` {problem}")
+
+
+def _int32(position, what: str, value: int):
+    return codes.INT32_RANGE.at(position, f"{what} {value} is larger than {INT32_MAX}, the most the "
+                                          f"Kubernetes field it becomes can hold (an int32)")
+
+
+@rule
+def finite_numbers(ctx: RuleContext):
+    """YAML's `.inf` and `.nan` are floats too; no JSON or object can hold them (a canary percentage
+    that is not finite is not a whole percentage either: K004 reports it)."""
+    for project in ctx.repo.projects:
+        doc = project.doc
+        spec = project.model.spec
+        for task in tasks(project):
+            for name, value in task.item.params.items():
+                for where, bad in _non_finite(value, ()):
+                    yield _not_finite(doc.position(task.path + ("params", name) + where), f"param `{name}`", bad)
+        for path, item in _containers(project):
+            for key, value in item.env.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    yield _not_finite(doc.position(path + ("env", key)), f"env `{key}`", value)
+        for name, source in spec.sources.items():
+            if isinstance(source.version, float) and not math.isfinite(source.version):
+                yield _not_finite(doc.position(("spec", "sources", name, "version")), f"source `{name}` version",
+                                  source.version)
+
+
+def _non_finite(value, path: tuple):
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _non_finite(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, path + (i,))
+
+
+def _not_finite(position, what: str, value: float):
+    return codes.NOT_FINITE.at(position, f"{what} is {value}: a JSON document, a Kubernetes object and a "
+                                         f"KFP pipeline hold only finite numbers")
