@@ -183,3 +183,11 @@ def test_the_committed_configmaps_hold_the_bundled_schedules(team):
     path = REPO / "generated" / layout.schedules_dir(team) / f"configmap-mlopsc-schedules-{team}.yaml"
     data = json.loads(yaml.safe_load(path.read_text())["data"]["schedules.json"])
     assert [r["cron"] for r in data["schedules"]] == {"risk": ["0 0 3 * * 1"], "growth": ["0 30 2 * * *"]}[team]
+
+
+def test_synced_files_spell_every_object_out():
+    """No YAML anchors or aliases (a dict shared between two places would be written as one)."""
+    anchored = [p for p in (REPO / "generated" / "deploy").rglob("*.yaml")
+                if any(event.__class__.__name__ in ("AliasEvent",) or getattr(event, "anchor", None)
+                       for event in yaml.parse(p.read_text()))]
+    assert anchored == []

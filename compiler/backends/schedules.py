@@ -44,15 +44,18 @@ def emit(checked: CheckedRepository) -> list[Document]:
         namespace = layout.kubeflow_namespace(config, team)
         name = layout.schedules_object_name(team)
         labels = {"app.kubernetes.io/name": APP_NAME, **MANAGED_BY, "mlopsc.dev/team": team}
-        meta = {"name": name, "namespace": namespace, "labels": labels}
+
+        def meta() -> dict:  # a fresh dict per object: a shared one is written as a YAML anchor and alias
+            return {"name": name, "namespace": namespace, "labels": dict(labels)}
+
         desired = {"owner": team, "namespace": namespace, "schedules": records}
         objects = [
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(),
              "data": {layout.SCHEDULES_KEY: json.dumps(desired, sort_keys=True, separators=(",", ":"), ensure_ascii=False)}},
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta, "automountServiceAccountToken": False},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(), "automountServiceAccountToken": False},
         ]
         if config.kubeflow.releaseImage is not None:
-            objects += [_job(config, team, meta, labels), _network_policy(config, meta, labels)]
+            objects += [_job(config, meta(), dict(labels)), _network_policy(config, meta(), team)]
         folder = layout.schedules_dir(team)
         documents += [Document(f"{folder}/{layout.object_filename(o['kind'], name)}", o) for o in objects]
     return documents
@@ -67,7 +70,7 @@ def api_port(url: str) -> int:
     return port or (443 if parts.scheme == "https" else 80)
 
 
-def _job(config, team: str, meta: dict, labels: dict) -> dict:
+def _job(config, meta: dict, labels: dict) -> dict:
     name = meta["name"]
     args = ["schedules", "sync", "--api", config.kubeflow.apiURL, "--from", layout.SCHEDULES_MOUNT,
             "--token-file", layout.KFP_TOKEN_PATH]
@@ -109,12 +112,12 @@ def _job(config, team: str, meta: dict, labels: dict) -> dict:
     }
 
 
-def _network_policy(config, meta: dict, labels: dict) -> dict:
+def _network_policy(config, meta: dict, team: str) -> dict:
     port = api_port(config.kubeflow.apiURL)
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta,
         "spec": {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": APP_NAME, "mlopsc.dev/team": labels["mlopsc.dev/team"]}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": APP_NAME, "mlopsc.dev/team": team}},
             "policyTypes": ["Ingress", "Egress"],
             # No ingress rule: nothing may reach the Job. Egress: name resolution and the KFP API.
             "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
