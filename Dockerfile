@@ -4,8 +4,8 @@
 #
 #   docker build -t registry.example.com/ml/mlopsc . && docker push registry.example.com/ml/mlopsc
 #
-# The base is python:3.11-slim (Debian), pinned by the digest of its multi-platform index; to move
-# to a newer base, `docker pull python:3.11-slim` and copy the digest it prints.
+# The base is python:3.11-slim (Debian), pinned by digest. To move to a newer base (and to check
+# this one), `docker buildx imagetools inspect python:3.11-slim` prints the current digest.
 FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
