@@ -56,6 +56,8 @@ INVALID_CRON = _code("S005", "invalid-cron", "`schedule` must be a 5-field cron 
 INVALID_URI = _code("S006", "invalid-uri", "A URI uses a scheme the field does not support.")
 STORAGE_LEVEL = _code("S020", "storage-level", "`pipelineServiceAccount` is set on an environment: pipeline runs belong to a team's Kubeflow namespace, not to an environment; set it on the repository or on `teams.<team>.storage`.")
 NOT_FINITE = _code("S007", "not-finite", "A number in a spec (a param, an env value, a source version, a canary percentage) is `.inf` or `.nan`: no JSON, Kubernetes object or KFP pipeline can hold it.")
+SCHEDULE_WITHOUT_PIPELINE = _code("S010", "schedule-without-pipeline", "`schedule` runs the project's pipeline, but a project without steps or evaluations has none.")
+CRON_KFP_REFUSES = _code("S011", "cron-kfp-refuses", "Kubeflow Pipelines parses cron with robfig/cron v1, whose day of week is 0-6 (Sunday is 0 or SUN): a 7 there is refused when the recurring run is created.")
 
 # Names, teams, layout
 NOT_DNS1123 = _code("N001", "not-dns1123", "Names must be DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric.")
@@ -79,6 +81,7 @@ IMAGE_NOT_PINNED = _code("P002", "image-not-pinned", "With policy.requireDigests
 REGISTRY_NOT_ALLOWED = _code("P003", "registry-not-allowed", "The image comes from a registry not listed in policy.allowedRegistries.")
 COMMIT_NOT_PINNED = _code("P004", "commit-not-pinned", "code.commit must be a full 40-hex commit id so lineage names the exact code.")
 DIGEST_MALFORMED = _code("P005", "digest-malformed", "A model digest must be `sha256:<64 hex>`.")
+RELEASE_IMAGE_REQUIRED = _code("P010", "release-image-required", "A repository with serving targets or schedules must set kubeflow.releaseImage in mlopsc.yaml: the image of this project's Dockerfile (it runs the release task and the schedule reconciler), built, pushed and pinned by digest (docs/SCHEDULES.md).")
 
 # Gates
 MALFORMED_GATE = _code("G001", "malformed-gate", "A gate is `<metric> <op> <number>` with op one of >= > <= < == !=.")

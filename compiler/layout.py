@@ -12,6 +12,8 @@
         argocd/                          AppProjects and Applications (synced into the Argo CD namespace)
         platform/<env>/                  team namespaces of that environment (a platform Application)
         pipelines/<team>/<project>/      KFP Pipeline + PipelineVersion objects
+        schedules/<team>/                the team's desired KFP recurring runs (a ConfigMap) and the
+                                         PostSync hook Job that reconciles KFP with them
         serving/<env>/<team>/<project>/  InferenceService or Deployment/Service/HPA, SA, NetworkPolicy
 
 Inside a synced directory there is one object per file, named `<kind>-<name>.yaml` in lower case.
@@ -36,6 +38,15 @@ def kfp_ir_path(team: str, project: str) -> str:
 
 def pipelines_dir(team: str, project: str) -> str:
     return f"{DEPLOY}/pipelines/{team}/{project}"
+
+
+def schedules_dir(team: str) -> str:
+    return f"{DEPLOY}/schedules/{team}"
+
+
+def pipeline_name(team: str, project: str) -> str:
+    """The KFP pipeline name: unique across teams even when they share one namespace."""
+    return f"{team}-{project}"
 
 
 def serving_dir(env: str, team: str, project: str) -> str:
@@ -78,3 +89,19 @@ def serving_application_name(team: str, project: str, env: str) -> str:
 
 def pipelines_application_name(team: str, project: str) -> str:
     return f"{team}-{project}-pipelines"
+
+
+def schedules_application_name(team: str) -> str:
+    return f"{team}-schedules"
+
+
+# The schedule reconciler, per team, in the team's Kubeflow namespace (under schedules_dir(team)).
+# With a shared kubeflow.namespace the team's name keeps the objects of different teams apart.
+def schedules_object_name(team: str) -> str:
+    return f"mlopsc-schedules-{team}"
+
+
+SCHEDULES_MOUNT = "/etc/mlopsc/schedules"      # where the Job mounts the ConfigMap
+SCHEDULES_KEY = "schedules.json"               # the ConfigMap's one data key
+KFP_TOKEN_PATH = "/var/run/secrets/kfp/token"  # the projected ServiceAccount token
+KFP_TOKEN_AUDIENCE = "pipelines.kubeflow.org"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # CI and developers have ../shared beside the checkout.
 SHARED = Path(os.environ.get("MLOPSC_SHARED", REPO.parent / "shared"))
-EXAMPLES = SHARED / "spec" / "examples"
+# The contract's examples as shipped (read-only). They have serving targets but no
+# kubeflow.releaseImage, which such a repository must set (P010): as a correct repository the
+# tests use EXAMPLES, a copy with a release image pinned by digest and nothing else changed.
+CONTRACT_EXAMPLES = SHARED / "spec" / "examples"
+EXAMPLES_RELEASE_IMAGE = "registry.example.com/ml/mlopsc@sha256:" + "5e" * 32
+RELEASE_IMAGE_LINE = f"  releaseImage: {EXAMPLES_RELEASE_IMAGE}\n"
 CRDS = SHARED / "crds"
 KFP_GOLDEN = SHARED / "kfp-golden"
 
@@ -51,6 +58,21 @@ def copy_repo(src: Path, dest: Path, *, with_generated: bool = False) -> Path:
     return dest
 
 
+def _examples_with_release_image() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="mlopsc-examples-"))
+    atexit.register(shutil.rmtree, root, True)
+    copy = copy_repo(CONTRACT_EXAMPLES, root / "examples")
+    config = copy / "mlopsc.yaml"
+    text = config.read_text(encoding="utf-8")
+    anchor = "  pipelineRoot: s3://ml-artifacts/pipelines\n"
+    assert text.count(anchor) == 1, "the contract's mlopsc.yaml changed: update tests/conftest.py"
+    config.write_text(text.replace(anchor, anchor + RELEASE_IMAGE_LINE), encoding="utf-8")
+    return copy
+
+
+EXAMPLES = _examples_with_release_image()
+
+
 @pytest.fixture(scope="session")
 def checked_examples():
     """The contract's examples, loaded and checked once per test run (read it, never change it)."""
@@ -63,7 +85,7 @@ def checked_examples():
 
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Path:
-    """A copy of ../shared/spec/examples to change freely."""
+    """A copy of ../shared/spec/examples (with EXAMPLES' release image) to change freely."""
     return copy_repo(EXAMPLES, tmp_path / "examples")
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, edit, line_col, run_mlopsc
+from conftest import EXAMPLES_RELEASE_IMAGE, REPO, edit, line_col, run_mlopsc
 
 from compiler.diagnostics import Diagnostic, Position, Severity, render_text
 
@@ -84,8 +84,14 @@ def test_warnings_alone_exit_0(example_repo):
 
 
 def test_mlopsc_yaml_is_optional(example_repo):
-    """Without it the documented defaults apply (staging → production, any team, any registry)."""
+    """Without it the documented defaults apply (staging → production, any team, any registry);
+    only the release image has no default, and the examples serve models, so P010 asks for it."""
     (example_repo / "mlopsc.yaml").unlink()
+    result = run_mlopsc("validate", "--format", "json", cwd=example_repo)
+    assert result.code == 1
+    assert [(d["code"], d["path"], d["line"]) for d in json.loads(result.out)] == [("P010", "mlopsc.yaml", 1)]
+    (example_repo / "mlopsc.yaml").write_text(
+        f"apiVersion: mlopsc.dev/v1\nkind: Repository\nkubeflow:\n  releaseImage: {EXAMPLES_RELEASE_IMAGE}\n")
     result = run_mlopsc("validate", cwd=example_repo)
     assert (result.code, result.out) == (0, "")
 

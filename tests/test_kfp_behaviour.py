@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, edit, run_mlopsc
+from conftest import EXAMPLES, RELEASE_IMAGE_LINE, REPO, edit, run_mlopsc
 from kfp_corpus import (EDGE_FILES, PROJECT_IDS, PROJECTS, emit_repository, emitted, kfp_corpora,  # noqa: F401
                          split_header)
 
@@ -229,8 +229,7 @@ def test_namespace_and_release_image_follow_the_repository_settings(example_repo
     default = emit_repository(example_repo, tmp_path / "a")["risk/fraud-detection"]
     assert default.pipeline["metadata"]["namespace"] == "risk"  # the team's Kubeflow profile
     image = "registry.example.com/platform/mlopsc@sha256:" + "ab" * 32
-    edit(example_repo / "mlopsc.yaml", "  pipelineRoot: s3://ml-artifacts/pipelines\n",
-         f"  pipelineRoot: s3://ml-artifacts/pipelines\n  namespace: kubeflow\n  releaseImage: {image}\n")
+    edit(example_repo / "mlopsc.yaml", RELEASE_IMAGE_LINE, f"  namespace: kubeflow\n  releaseImage: {image}\n")
     shared = emit_repository(example_repo, tmp_path / "b")["risk/fraud-detection"]
     assert shared.pipeline["metadata"]["namespace"] == shared.version["metadata"]["namespace"] == "kubeflow"
     assert shared.spec["deploymentSpec"]["executors"]["exec-release-fraud-api"]["container"]["image"] == image

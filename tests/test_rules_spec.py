@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import edit, line_col, run_mlopsc
+from conftest import EXAMPLES_RELEASE_IMAGE, RELEASE_IMAGE_LINE, edit, line_col, run_mlopsc
 
 FRAUD = "specs/risk/fraud-detection.yaml"
 RECS = "specs/growth/merchant-recs.yaml"
@@ -65,6 +65,10 @@ CASES = [
     Case("S005", FRAUD, [("schedule: \"0 3 * * 1\"", "schedule: \"@daily\"")], "\"@daily\"",
          message="`0 0 * * *`"),
     Case("S006", RECS, [("uri: s3://growth-lake/sessions/", "uri: ftp://growth-lake/sessions/")], "ftp://"),
+    Case("S006", CONFIG, [(RELEASE_IMAGE_LINE, RELEASE_IMAGE_LINE + "  apiURL: ml-pipeline:8888\n")],
+         "ml-pipeline:8888", message="kubeflow.apiURL `ml-pipeline:8888` must be an http:// or https:// URL"),
+    Case("S011", FRAUD, [("schedule: \"0 3 * * 1\"", "schedule: \"0 3 * * 5-7\"")], "\"0 3 * * 5-7\"",
+         message="refuses 7; write Sunday as 0 or SUN"),
     # Names, teams, layout
     Case("N001", FRAUD, [("    chargebacks:\n", "    Charge_Backs:\n"),
                          ("labels: sources.chargebacks", "labels: sources.Charge_Backs")],
@@ -122,6 +126,15 @@ CASES = [
                           "fraud-features:1.4")], "registry.example.com/risk/fraud-features:1.4"),
     Case("P003", FRAUD, [("registry.example.com/risk/fraud-train@", "ghcr.io/risk/fraud-train@")], "ghcr.io/risk",
          message="`ghcr.io` is not allowed"),
+    Case("P002", CONFIG, [(EXAMPLES_RELEASE_IMAGE, "registry.example.com/ml/mlopsc:0.2.0")],
+         "registry.example.com/ml/mlopsc:0.2.0", message="kubeflow.releaseImage `registry.example.com/ml/mlopsc:0.2.0` is not pinned"),
+    Case("P003", CONFIG, [("registry.example.com/ml/mlopsc@", "ghcr.io/mlopsc/mlopsc@")], "ghcr.io/mlopsc",
+         message="kubeflow.releaseImage: image registry `ghcr.io` is not allowed"),
+    Case("P010", CONFIG, [(RELEASE_IMAGE_LINE, "")], "kubeflow:",
+         message="risk/fraud-detection (serving targets and a schedule) need it"),
+    Case("P010", CONFIG, [("kubeflow:\n  pipelineRoot: s3://ml-artifacts/pipelines\n" + RELEASE_IMAGE_LINE, "")],
+         "apiVersion", message="`docker build -t registry.example.com/mlopsc . && docker push "
+                               "registry.example.com/mlopsc`), then pin it by digest"),
     Case("P004", FRAUD, [("commit: 94efdd6f628eda9c1ae893467c9652808443ef3e", "commit: 94efdd6")], "94efdd6,"),
     Case("P005", FRAUD, [("digest: sha256:02ee06b94f45", "digest: md5:02ee06b94f45")], "md5:02ee"),
     # Gates

@@ -1,6 +1,7 @@
 """Conformance: what the real consumers would accept, checked with their own schemas.
 
-- every core object validates with kubernetes-validate in strict mode for Kubernetes 1.33;
+- every core object validates with kubernetes-validate in strict mode for Kubernetes 1.33 (the
+  schedule reconciler's ConfigMap, ServiceAccount, Job and NetworkPolicy included);
 - every InferenceService, Application and AppProject validates strictly against ../shared/crds;
 - synced directories hold only Kubernetes objects, one per file, named by kind and name;
 - every pod meets Pod Security `restricted` and has requests and limits on every container.
@@ -19,7 +20,7 @@ from test_serving_variants import VARIANTS, compiled, objects_of
 
 KUBERNETES_VERSION = "1.33"
 CRD_GROUPS = ("serving.kserve.io", "argoproj.io", "pipelines.kubeflow.org")
-MINE = ("deploy/serving/", "deploy/platform/", f"{layout.ARGOCD_DIR}/")
+MINE = ("deploy/serving/", "deploy/platform/", f"{layout.ARGOCD_DIR}/", "deploy/schedules/")
 
 
 def _is_custom(obj: dict) -> bool:
@@ -33,7 +34,7 @@ def _mine(name: str) -> dict[str, dict]:
 @pytest.mark.parametrize("name", VARIANTS)
 def test_core_objects_validate_strictly_for_kubernetes_1_33(name):
     core = {p: o for p, o in _mine(name).items() if not _is_custom(o)}
-    assert {o["kind"] for o in core.values()} >= {"Namespace", "ServiceAccount", "NetworkPolicy"}
+    assert {o["kind"] for o in core.values()} >= {"Namespace", "ServiceAccount", "NetworkPolicy", "ConfigMap", "Job"}
     problems = []
     for path, obj in core.items():
         try:
@@ -90,7 +91,7 @@ def test_synced_directories_hold_one_named_kubernetes_object_per_file(name):
 
 def pod_specs(obj: dict) -> list[tuple[dict, list[dict]]]:
     """(pod-level fields, containers) of every pod an object makes; KServe's `model` is a container."""
-    if obj["kind"] == "Deployment":
+    if obj["kind"] in ("Deployment", "Job"):
         spec = obj["spec"]["template"]["spec"]
         return [(spec, spec["containers"])]
     if obj["kind"] == "InferenceService":

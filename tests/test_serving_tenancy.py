@@ -152,6 +152,7 @@ def test_team_applications_deploy_only_into_their_projects_destinations(name):
         assert app["spec"]["project"] == team
         assert app["spec"]["destination"] in projects[team]["destinations"]
         path = app["spec"]["source"]["path"]
-        assert path.startswith((f"generated/deploy/serving/", f"generated/deploy/pipelines/{team}/"))
+        assert path.startswith((f"generated/deploy/serving/", f"generated/deploy/pipelines/{team}/")) \
+            or path == f"generated/deploy/schedules/{team}"
         if "/serving/" in path:
             assert path.split("/")[4] == team

@@ -12,6 +12,9 @@ namespace (an app of apps that also manages itself; docs/OUTPUT.md has the one-t
 - Per project and environment with a release, an Application syncing exactly
   `layout.serving_dir(env, team, project)`; per project, one syncing
   `layout.pipelines_dir(team, project)` into the team's Kubeflow namespace on the Kubeflow cluster.
+- Per team, `<team>-schedules` syncing `layout.schedules_dir(team)` (the desired recurring runs
+  and the PostSync Job that reconciles KFP with them, docs/SCHEDULES.md) into the same namespace,
+  one sync wave after the pipelines so that a new pipeline usually exists before its schedule.
 
 Kubeflow Pipelines runs on the first environment's cluster (LANGUAGE.md leaves it open): that is
 where training runs before anything is promoted, so a single Kubeflow serves every environment.
@@ -30,13 +33,14 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "mlopsc"}
 CASCADE_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # What a team's Applications may create; everything else (RBAC, Secrets, webhooks…) is refused
 # by Argo CD even if someone committed it into a synced directory by hand.
-TEAM_KINDS = [("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"),
+TEAM_KINDS = [("", "ConfigMap"), ("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"),
+              ("batch", "Job"),
               ("autoscaling", "HorizontalPodAutoscaler"), ("networking.k8s.io", "NetworkPolicy"),
               ("pipelines.kubeflow.org", "Pipeline"), ("pipelines.kubeflow.org", "PipelineVersion"),
               ("serving.kserve.io", "InferenceService")]
 # Sync waves inside the root Application: projects before the Applications that name them,
 # namespaces (platform Applications) before the team Applications that deploy into them.
-WAVE_PROJECTS, WAVE_PLATFORM, WAVE_TEAMS = "-2", "-1", "0"
+WAVE_PROJECTS, WAVE_PLATFORM, WAVE_TEAMS, WAVE_SCHEDULES = "-2", "-1", "0", "1"
 # Until the namespaces exist a team Application's first sync fails; retrying settles it.
 RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}
 
@@ -49,6 +53,7 @@ def emit(checked: CheckedRepository) -> list[Document]:
     if teams:  # an environment's platform directory holds its team namespaces
         documents += [_platform_application(config, out_dir, env) for env in config.environments]
     documents += [_team_project(config, team) for team in teams]
+    documents += [_schedules_application(config, out_dir, team) for team in teams]
     for project in checked.projects:
         documents.append(_pipelines_application(config, out_dir, project))  # every project has a pipeline
         released = {env for target in project.model.spec.serving.values()
@@ -190,3 +195,16 @@ def _pipelines_application(config, out_dir: str, project) -> Document:
                                  "namespace": layout.kubeflow_namespace(config, team)},
                  "syncPolicy": _sync_policy()},
     }, owner=project.key)
+
+
+def _schedules_application(config, out_dir: str, team: str) -> Document:
+    return _document({
+        "apiVersion": API_VERSION, "kind": "Application",
+        "metadata": _metadata(config, layout.schedules_application_name(team), WAVE_SCHEDULES,
+                              labels={"mlopsc.dev/team": team}, cascade=True),
+        "spec": {"project": layout.team_project_name(team),
+                 "source": _source(config, out_dir, layout.schedules_dir(team)),
+                 "destination": {"server": kubeflow_cluster(config),
+                                 "namespace": layout.kubeflow_namespace(config, team)},
+                 "syncPolicy": _sync_policy()},
+    })

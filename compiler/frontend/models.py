@@ -13,11 +13,11 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 API_VERSION = "mlopsc.dev/v1"
-DEFAULT_RELEASE_IMAGE = "ghcr.io/mlopsc/mlopsc:0.1.0"
 # The user and group serving pods run as unless mlopsc.yaml says otherwise: distroless' `nonroot`,
 # above 10000 so it matches no user of the node (what checkov's CKV_K8S_40 asks for).
 DEFAULT_RUN_AS = 65532
 INT32_MAX = 2**31 - 1
+DEFAULT_KFP_API = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
 IN_CLUSTER = "https://kubernetes.default.svc"
 
 ArtifactType = Literal["dataset", "model", "metrics"]
@@ -56,8 +56,14 @@ class Kubeflow(_Spec):
     """Artifact root of pipeline runs, e.g. `s3://ml-artifacts/pipelines`."""
     namespace: str | None = None
     """Namespace of the Pipeline objects; default: the team's Kubeflow profile namespace, `<team>`."""
-    releaseImage: str = DEFAULT_RELEASE_IMAGE
-    """Image (with mlopsc installed) that runs each pipeline's release task."""
+    releaseImage: str | None = None
+    """The image built from this project's Dockerfile, pinned by digest
+    (`registry.example.com/ml/mlopsc@sha256:<64 hex>`): it runs each pipeline's release task and
+    the schedule reconciler. Required when any project has serving targets or a schedule; subject
+    to `policy` like every image. docs/SCHEDULES.md says how to build and push it."""
+    apiURL: str = DEFAULT_KFP_API
+    """The Kubeflow Pipelines API, as the schedule reconciler reaches it from the team's Kubeflow
+    namespace (default: the in-cluster `ml-pipeline` Service)."""
 
 
 class StorageServiceAccount(_Spec):

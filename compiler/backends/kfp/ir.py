@@ -27,6 +27,7 @@ from ...frontend.models import Evaluation, MLProject, SecretRef, Step
 from ...middle import refs
 from ...middle.gates import parse_gate
 from ...middle.quantity import canonical_quantity, parse_quantity
+from ...layout import pipeline_name
 
 SCHEMA_VERSION = "2.1.0"
 # Names the producer; deliberately without a version, so a compiler upgrade that writes the same
@@ -57,11 +58,6 @@ _MEMORY_UNITS = {"E": 10**18, "Ei": 1 << 60, "P": 10**15, "Pi": 1 << 50, "T": 10
 
 def artifact_type(title: str) -> dict:
     return {"schemaTitle": title, "schemaVersion": "0.0.1"}
-
-
-def pipeline_name(team: str, project: str) -> str:
-    """The KFP pipeline name: unique across teams even when they share one namespace."""
-    return f"{team}-{project}"
 
 
 def unique_name(name: str, taken: set[str], sep: str = "-") -> str:

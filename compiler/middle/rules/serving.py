@@ -200,6 +200,12 @@ def _argocd_names(ctx, teams, positions):
             yield codes.TENANCY.at(positions[team],
                                    f"team `{team}` would get Argo CD AppProject `{project_name}`, which is "
                                    f"{owners[('AppProject', project_name)]}: rename the team")
+        schedules_app = layout.schedules_application_name(team)
+        if owners.setdefault(("Application", schedules_app), f"team `{team}`") != f"team `{team}`":
+            yield codes.TENANCY.at(positions[team],
+                                   f"team `{team}` would get Argo CD Application `{schedules_app}` (its "
+                                   f"schedules), which is {owners[('Application', schedules_app)]}: rename "
+                                   f"the team")
     for project in ctx.repo.projects:
         meta = project.model.metadata
         wanted = [("its pipelines", layout.pipelines_application_name(meta.team, meta.name))]
