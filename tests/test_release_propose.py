@@ -280,7 +280,7 @@ def test_a_failing_gate_never_reaches_a_branch(remote, tmp_path):
     result = propose(tmp_path, evidence(tmp_path, auc=0.5), f"file://{remote}")
     assert result.code == 1
     line, col = line_col(REPO / SPEC, "evidence: evidence/risk/fraud-detection/run-0142.json")
-    assert f"{SPEC}:{line}:{col + len('evidence: ')}: error[E005]" in result.err
+    assert f"{SPEC}:{line}:{col + len('evidence: ')}: error[{'E005'}]" in result.err
     assert "auc 0.5 < 0.92" in result.err
     assert "not proposed: risk/fraud-detection fraud-api run run-0160 does not pass the checks" in result.err
     assert "nothing pushed" in result.err
@@ -293,12 +293,12 @@ def test_evidence_naming_an_unknown_project_or_serving_target(remote, tmp_path):
     result = propose(tmp_path, ev, f"file://{remote}")
     assert result.code == 1
     line, col = line_col(ev, '"project"')
-    assert f"{ev}:{line}:{col}: error[E020]: the evidence names project `risk/fraud-detectoin`" in result.err
+    assert f"{ev}:{line}:{col}: error[{'E020'}]: the evidence names project `risk/fraud-detectoin`" in result.err
     ev = evidence(tmp_path, serving="fraud-ap")
     result = propose(tmp_path, ev, f"file://{remote}")
     assert result.code == 1
     line, col = line_col(ev, '"serving"')
-    assert f"{ev}:{line}:{col}: error[E021]: the evidence names serving target `fraud-ap`" in result.err
+    assert f"{ev}:{line}:{col}: error[{'E021'}]: the evidence names serving target `fraud-ap`" in result.err
     assert "(its serving targets: fraud-api)" in result.err
     assert refs(remote) == before
 
@@ -341,7 +341,7 @@ def test_a_serving_target_without_environments_has_nowhere_to_pin(remote, tmp_pa
     result = propose(tmp_path, recs_evidence(tmp_path), f"file://{remote}")
     assert result.code == 1
     line, col = line_col(spec, "recs-api:")
-    assert (f"specs/growth/merchant-recs.yaml:{line}:{col}: error[E022]: `recs-api` lists no environment of "
+    assert (f"specs/growth/merchant-recs.yaml:{line}:{col}: error[{'E022'}]: `recs-api` lists no environment of "
             f"mlopsc.yaml (staging, production)") in result.err
     assert refs(remote) == before
 
@@ -352,7 +352,7 @@ def test_evidence_whose_path_is_taken_by_other_content(remote, tmp_path):
     ev = evidence(tmp_path, run="run-0142")
     result = propose(tmp_path, ev, f"file://{remote}")
     assert result.code == 1
-    assert ("evidence/risk/fraud-detection/run-0142.json:1:1: error[E023]: "
+    assert (f"evidence/risk/fraud-detection/run-0142.json:1:1: error[{'E023'}]: "
             "evidence/risk/fraud-detection/run-0142.json exists at") in result.err
     assert refs(remote) == before
 
@@ -364,7 +364,7 @@ def test_bad_arguments_and_bad_evidence(remote, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     result = propose(tmp_path, broken, f"file://{remote}")
-    assert result.code == 1 and f"{broken}:1:1: error[E001]: not an evidence record" in result.err
+    assert result.code == 1 and f"{broken}:1:1: error[{'E001'}]: not an evidence record" in result.err
 
 
 # --------------------------------------------------------------------------- the base moves on
@@ -434,6 +434,12 @@ def test_the_token_authenticates_and_is_never_shown(http_remote, remote, tmp_pat
     trace = tmp_path / "git-trace.log"
     monkeypatch.setenv("MLOPSC_GIT_TOKEN", TOKEN)
     monkeypatch.setenv("GIT_TRACE", str(trace))  # every git command line mlopsc runs, and askpass's
+    scratch: dict[str, bytes] = {}
+
+    def look_at_the_scratch_space(clone: Path):  # the askpass script, .git/config, everything
+        scratch.update({str(f): f.read_bytes() for f in clone.parent.rglob("*") if f.is_file()})
+
+    monkeypatch.setattr(release, "_before_push", look_at_the_scratch_space)
     result = propose(tmp_path, evidence(tmp_path), url)
     assert result.code == 0, result.err
     assert refs(remote)[f"refs/heads/{BRANCH}"]
@@ -441,6 +447,8 @@ def test_the_token_authenticates_and_is_never_shown(http_remote, remote, tmp_pat
     log = trace.read_text()
     assert "askpass" in log and "git push" in log
     assert TOKEN not in result.out + result.err + log
+    assert any(path.endswith("/askpass") for path in scratch) and len(scratch) > 100
+    assert not [path for path, data in scratch.items() if TOKEN.encode() in data]
     # Nor in any file of the pushed branch, nor in its commit.
     assert subprocess.run(["git", "grep", "-F", "-q", TOKEN, BRANCH], cwd=remote).returncode == 1
     assert TOKEN not in git(remote, "log", "-1", "--format=%B", BRANCH)
