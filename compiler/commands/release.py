@@ -99,6 +99,12 @@ class Git:
         self.token = token
         env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION}
         env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", LANGUAGE="C")
+        # No hook and no signing (they could prompt or run anything), added to any the caller set.
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+        for i, (key, value) in enumerate((("core.hooksPath", os.devnull), ("commit.gpgSign", "false"),
+                                          ("push.gpgSign", "false")), start=count):
+            env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+        env["GIT_CONFIG_COUNT"] = str(count + 3)
         env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
         if token:
             askpass = tmp / "askpass"
@@ -129,14 +135,19 @@ class Git:
 
 
 def _last_line(text: str) -> str:
+    """git's reason, on one line: from its first `fatal:`/`error:` line to the end."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    fatal = [line for line in lines if line.startswith(("fatal:", "error:", "remote:"))]
-    return (fatal or lines or ["git failed"])[-1]
+    starts = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))]
+    reason = " ".join(lines[starts[0]:] if starts else lines[-1:]) or "git failed"
+    return _USER_INFO.sub(r"\1", reason)[:500]
+
+
+_USER_INFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
 
 
 def redact(url: str) -> str:
     """A URL fit to print: no user info (a token someone put in the URL stays out of logs)."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", url)
+    return _USER_INFO.sub(r"\1", url)
 
 
 # ------------------------------------------------------------------------------------ proposing
@@ -329,8 +340,8 @@ def _propose(args, raw: bytes, record, shown: str, url: str, revision: str | Non
     message = tmp / "message"
     message.write_text(f"{subject}\n\n{render_markdown(plan)}", encoding="utf-8")
     git("add", "--all")
-    git("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "commit", "--quiet",
-        "--no-verify", "--cleanup=whitespace", "--file", str(message), env=_identity(git, base))
+    git("commit", "--quiet", "--no-verify", "--cleanup=whitespace", "--file", str(message),
+        env=_identity(git, base))
     head = git("rev-parse", "HEAD")
     tree = git("rev-parse", "HEAD^{tree}")
 
