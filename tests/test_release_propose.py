@@ -367,6 +367,21 @@ def test_bad_arguments_and_bad_evidence(remote, tmp_path):
     assert result.code == 1 and f"{broken}:1:1: error[{'E001'}]: not an evidence record" in result.err
 
 
+def test_a_remote_that_is_no_spec_repository(tmp_path):
+    """Reachable, but nothing to propose into: exit 1 (the arguments were fine), nothing pushed."""
+    work = tmp_path / "empty"
+    work.mkdir()
+    (work / "README.md").write_text("not a spec repository\n")
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "empty")
+    result = propose(tmp_path, evidence(tmp_path), f"file://{work}", "--revision", "main")
+    assert result.code == 1
+    assert result.err.startswith(f"mlopsc: release propose: file://{work} main: ")
+    assert result.err.rstrip().endswith("nothing pushed")
+    assert refs(work / ".git") == {"refs/heads/main": git(work, "rev-parse", "main")}
+
+
 # --------------------------------------------------------------------------- the base moves on
 def test_a_base_that_moves_between_clone_and_push(remote, tmp_path, monkeypatch):
     """The proposal is pushed against the base it was checked on; proposing again after main moved

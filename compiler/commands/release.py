@@ -174,6 +174,10 @@ def propose(args, evidence_file: Path, url: str, revision: str | None) -> int:
     except Failure as exc:
         print(f"mlopsc: release propose: {exc.message}", file=sys.stderr)
         return 1
+    except UsageError as exc:  # the arguments were fine: the repository at that revision is not
+        print(f"mlopsc: release propose: {redact(url)} {revision or 'HEAD'}: {exc}; nothing pushed",
+              file=sys.stderr)
+        return 1
 
 
 def _read_evidence(path: Path, shown: str, out: list[Diagnostic]):
