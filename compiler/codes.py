@@ -58,6 +58,10 @@ STORAGE_LEVEL = _code("S020", "storage-level", "`pipelineServiceAccount` is set 
 NOT_FINITE = _code("S007", "not-finite", "A number in a spec (a param, an env value, a source version, a canary percentage) is `.inf` or `.nan`: no JSON, Kubernetes object or KFP pipeline can hold it.")
 SCHEDULE_WITHOUT_PIPELINE = _code("S010", "schedule-without-pipeline", "`schedule` runs the project's pipeline, but a project without steps or evaluations has none.")
 CRON_KFP_REFUSES = _code("S011", "cron-kfp-refuses", "Kubeflow Pipelines parses cron with robfig/cron v1, whose day of week is 0-6 (Sunday is 0 or SUN): a 7 there is refused when the recurring run is created.")
+# gitops.writeBack (mlopsc.yaml)
+WRITEBACK_SECRET_NAME = _code("S030", "writeback-secret-name", "gitops.writeBack.credentials.secret is not a Kubernetes Secret name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters).")
+WRITEBACK_SECRET_KEY = _code("S031", "writeback-secret-key", "gitops.writeBack.credentials.key is not a valid Secret data key (letters, digits, '-', '_' and '.', at most 253 characters).")
+WRITEBACK_BRANCH_PREFIX = _code("S032", "writeback-branch-prefix", "gitops.writeBack.branchPrefix cannot start a Git branch name (see `git check-ref-format`), or its branches could be gitops.targetRevision itself: use a prefix such as `mlopsc/release/`.")
 
 # Names, teams, layout
 NOT_DNS1123 = _code("N001", "not-dns1123", "Names must be DNS-1123 labels: lowercase letters, digits and '-', at most 63 characters, starting and ending alphanumeric.")
@@ -134,6 +138,11 @@ GATE_FAILED = _code("E005", "gate-failed", "The evidence does not pass a gate: t
 NOT_PROMOTED = _code("E006", "not-promoted", "An environment with promotesFrom pins (as release or canary) a digest its source environment neither pins now nor pinned in an earlier compile (generated/promotion/history.json).")
 EVIDENCE_METRIC_NOT_NUMBER = _code("E008", "evidence-metric-not-number", "An evidence metric is not a finite JSON number (it is a string, a boolean, Infinity, NaN or too large for a double): gates cannot compare it and the lineage annotations cannot hold it.")
 HISTORY_TAMPERED = _code("E007", "history-tampered", "generated/promotion/history.json is not what mlopsc last wrote (its sha256 differs from the inventory's record, or its hash chain breaks): it was edited by hand. It only grows; until it is restored from Git it is not trusted, and only what environments pin now allows a promotion.")
+# mlopsc release propose
+RELEASE_UNKNOWN_PROJECT = _code("E020", "release-unknown-project", "The evidence given to `mlopsc release propose` names a project the repository does not define (at the target revision).")
+RELEASE_UNKNOWN_SERVING = _code("E021", "release-unknown-serving", "The evidence given to `mlopsc release propose` names a serving target its project does not define.")
+RELEASE_NO_ENVIRONMENT = _code("E022", "release-no-environment", "The serving target lists no environment of mlopsc.yaml, so `mlopsc release propose` has nowhere to pin the release: add the first environment (e.g. staging) under its `environments`.")
+RELEASE_EVIDENCE_CONFLICT = _code("E023", "release-evidence-conflict", "The proposal's evidence path (evidence/<team>/<project>/<run>.json) already holds a different file at the target revision: two runs share a run id, or the file was edited.")
 
 # Warnings
 UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)

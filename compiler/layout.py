@@ -21,6 +21,8 @@ Inside a synced directory there is one object per file, named `<kind>-<name>.yam
 
 from __future__ import annotations
 
+import re
+
 DEPLOY = "deploy"
 ARGOCD_DIR = f"{DEPLOY}/argocd"
 LINEAGE_DIR = "lineage"
@@ -105,3 +107,32 @@ SCHEDULES_MOUNT = "/etc/mlopsc/schedules"      # where the Job mounts the Config
 SCHEDULES_KEY = "schedules.json"               # the ConfigMap's one data key
 KFP_TOKEN_PATH = "/var/run/secrets/kfp/token"  # the projected ServiceAccount token
 KFP_TOKEN_AUDIENCE = "pipelines.kubeflow.org"
+# Release write-back (`mlopsc release propose`): where a proposal's evidence goes and its branch.
+EVIDENCE_DIR = "evidence"
+GIT_TOKEN_ENV = "MLOPSC_GIT_TOKEN"  # the release task's Git token, from gitops.writeBack.credentials
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def safe_run_id(run: str) -> str:
+    """A run id as a file name and a branch-name component: other characters become '-'."""
+    text = _UNSAFE_RUN.sub("-", run)
+    return re.sub(r"\.{2,}", ".", text).strip(".-")[:100]
+
+
+def evidence_path(team: str, project: str, run: str) -> str:
+    return f"{EVIDENCE_DIR}/{team}/{project}/{safe_run_id(run)}.json"
+
+
+def release_branch(prefix: str, team: str, project: str, serving: str, run: str) -> str:
+    return f"{prefix}{team}-{project}-{serving}-{safe_run_id(run)}"
+
+
+def is_branch_name(name: str) -> bool:
+    """What `git check-ref-format --branch` accepts (for names without `@{-N}`)."""
+    if not name or name == "@" or name.startswith(("-", "/")) or name.endswith(("/", ".")):
+        return False
+    if _REF_FORBIDDEN.search(name):
+        return False
+    return all(part and not part.startswith(".") and not part.endswith(".lock")
+               for part in name.split("/"))

@@ -5,8 +5,9 @@
   versions, default arguments, list/dict/bool/null params, plain and secret env (two keys of one
   Secret), cache off, millicores and fractional memory, a GPU without a type, retries and a
   timeout, gates with every operator, a gated target whose evaluation has no gates, an ungated
-  target, a step named `importer` (kfp's own importer key), cross-project inputs of a source, of
-  a data set and of a model that has no release yet, and names no Python identifier can spell.
+  target, release write-back (the release task proposes with a Secret's token), a step named
+  `importer` (kfp's own importer key), cross-project inputs of a source, of a data set and of a
+  model that has no release yet, and names no Python identifier can spell.
 
 Emission runs in-process (load, check, `kfp.emit`, the shared serializer) once per session; each
 IR file is also written to disk, because kfp loads pipelines from files.
@@ -28,7 +29,10 @@ EDGE_FILES = {
     'mlopsc.yaml': r"""
 apiVersion: mlopsc.dev/v1
 kind: Repository
-gitops: {repoURL: https://git.example.com/ml/edge.git}
+gitops:
+  repoURL: https://git.example.com/ml/edge.git
+  targetRevision: release
+  writeBack: {credentials: {secret: edge-git.token, key: git_token}, branchPrefix: bots/propose/}
 kubeflow:
   pipelineRoot: gs://edge-pipelines/root
   releaseImage: registry.example.com/platform/mlopsc@sha256:0b9a1c77e1bde3d6a3a3a1c1b1c08e29be1c1e0f5f5a7f6b1f9f0a1d2c3b4a59

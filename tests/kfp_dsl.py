@@ -22,6 +22,7 @@ from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output, OutputPath
 
 from compiler.backends.kfp import ir
 from compiler.frontend.models import Accelerators, Evaluation, MLProject, SecretRef
+from compiler.layout import GIT_TOKEN_ENV
 from compiler.middle import refs
 from compiler.middle.gates import parse_gate
 from compiler.middle.quantity import canonical_quantity
@@ -120,7 +121,7 @@ def _configure(task, item) -> None:
 
 
 def _release_component(serving: str, key: str, model: MLProject, metric_inputs: dict, version: str,
-                       release_image: str):
+                       release_image: str, gitops=None):
     spec = model.spec
     parameters = [_param("model", Input[Model])]
     parameters += [_param(name, float) for name in metric_inputs.values()]
@@ -139,14 +140,27 @@ def _release_component(serving: str, key: str, model: MLProject, metric_inputs: 
             args += ["--source", f"{name}={spec.sources[name].version}"]
         args += ["--pipeline-version", version, "--run", dsl.PIPELINE_JOB_ID_PLACEHOLDER,
                  "--output", values["evidence"].path]
+        if gitops is not None:
+            args += ["--propose-to", gitops.repoURL, "--revision", gitops.targetRevision]
         return dsl.ContainerSpec(image=release_image, command=list(ir.RELEASE_COMMAND), args=args)
 
     return _component(f"release_{serving.replace('-', '_')}", parameters, make_spec)
 
 
 def build_pipeline(model: MLProject, upstreams: dict[str, ir.Upstream], *, pipeline_root: str,
-                   release_image: str, version: str):
-    """A kfp GraphComponent equivalent to what the back end emits for `model`."""
+                   release_image: str, version: str, gitops=None):
+    """A kfp GraphComponent equivalent to what the back end emits for `model`. With
+    `gitops.writeBack`, the release task proposes too, with the token Secret as env."""
+    write_back = gitops.writeBack if gitops is not None else None
+    gitops = gitops if write_back is not None else None
+
+    def release_task(component, arguments):
+        task = component(**arguments)
+        task.set_caching_options(False)
+        if write_back is not None:
+            kubernetes.use_secret_as_env(task, secret_name=write_back.credentials.secret,
+                                         secret_key_to_env={write_back.credentials.key: GIT_TOKEN_ENV})
+
     spec, key = model.spec, model.key
     items = [(n, spec.steps[n]) for n in ir.step_order(spec.steps)] + sorted(spec.evaluations.items())
     pipeline_inputs = []
@@ -196,18 +210,18 @@ def build_pipeline(model: MLProject, upstreams: dict[str, ir.Upstream], *, pipel
             for ev in evaluations:
                 for metric in spec.evaluations[ev].metrics:
                     metric_inputs[(ev, metric)] = ir.unique_name(ir.identifier(f"{ev}_{metric}"), taken, "_")
-            component = _release_component(serving, key, model, metric_inputs, version, release_image)
+            component = _release_component(serving, key, model, metric_inputs, version, release_image, gitops)
             arguments = {"model": artifacts[refs.parse_ref(target.model).node_id(key)]}
             arguments |= {name: metric_tasks[ev].outputs[metric] for (ev, metric), name in metric_inputs.items()}
             conditions = [_OPS[g.op](metric_tasks[ev].outputs[g.metric], g.threshold)
                           for ev in evaluations for g in map(parse_gate, spec.evaluations[ev].gates)]
             if not conditions:
-                component(**arguments).set_caching_options(False)
+                release_task(component, arguments)
                 continue
             with dsl.If(conditions[0]) as group:
                 # kfp joins a group's conditions with && (how it writes Elif); this is that list.
                 group.conditions.extend(conditions[1:])
-                component(**arguments).set_caching_options(False)
+                release_task(component, arguments)
 
     pipeline_body.__name__ = "pipeline"
     pipeline_body.__signature__ = signature

@@ -53,7 +53,8 @@ def test_kfp_compiles_the_same_pipeline_from_its_dsl(emitted, tmp_path):
     pipeline = kfp_dsl.build_pipeline(model, kfp_upstreams(checked, emitted.project),
                                       pipeline_root=checked.config.kubeflow.pipelineRoot,
                                       release_image=checked.config.kubeflow.releaseImage,
-                                      version=emitted.version["metadata"]["name"])
+                                      version=emitted.version["metadata"]["name"],
+                                      gitops=checked.config.gitops)
     kfp_dsl.compile_to(pipeline, tmp_path / "dsl.yaml")
     theirs = (tmp_path / "dsl.yaml").read_text(encoding="utf-8")
     # Only the producer's name differs: kfp writes its own version there.

@@ -45,6 +45,9 @@ def add_parser(sub) -> None:
     # dest differs from the option: `run` is the command function every parser sets.
     w.add_argument("--run", dest="run_id", required=True, metavar="RUN_ID")
     w.add_argument("--output", required=True, type=Path, metavar="PATH")
+    from .release import add_propose_options
+
+    add_propose_options(w)
     w.set_defaults(run=run)
 
 
@@ -131,4 +134,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {str(args.output)!r}: {exc.strerror or exc}") from None
     print(f"mlopsc: wrote evidence for {args.project} {args.serving} ({record['model']['digest']}) "
           f"to {args.output}", file=sys.stderr)
-    return 0
+    if args.propose_to is None:
+        if args.revision is not None:
+            raise UsageError("--revision needs --propose-to")
+        return 0
+    from .release import propose
+
+    return propose(args, output, args.propose_to, args.revision)

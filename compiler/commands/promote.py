@@ -76,13 +76,10 @@ def run(args) -> int:
         return 0
 
     path = args.root / project.path
-    raw = path.read_bytes()
-    text = raw.decode("utf-8")
-    edited = set_release(text.removeprefix(BOM), args.serving, args.to, release)
-    edited = (BOM if text.startswith(BOM) else "") + edited
+    edited = splice_release(path.read_bytes(), args.serving, args.to, release)
 
     # Check the repository as it would be after the edit, with the compiler's own rules.
-    loaded, diagnostics = load_project_bytes(project.path, edited.encode("utf-8"))
+    loaded, diagnostics = load_project_bytes(project.path, edited)
     if loaded is None:  # a bug in the splice: the self-check in set_release should prevent it
         raise AssertionError(f"promote produced an invalid spec: {diagnostics}")
     repo.projects[repo.projects.index(project)] = loaded
@@ -102,7 +99,7 @@ def run(args) -> int:
         print(f"mlopsc: not promoted: {release['digest']} may not be released to {args.to} "
               f"(lines above refer to {project.path} as the promotion would have written it)", file=sys.stderr)
         return 1
-    _write_atomically(path, edited.encode("utf-8"))
+    _write_atomically(path, edited)
     print(f"mlopsc: {project.path}: {args.serving} in {args.to} now pins {release['digest']} from {source}; "
           f"run `mlopsc compile` and commit both", file=sys.stderr)
     return 0
@@ -115,6 +112,15 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------------------- the text splice
+def splice_release(raw: bytes, serving: str, env: str, release: dict[str, str]) -> bytes:
+    """A spec file's bytes with the target's release in `env` set to `release` and every other
+    byte as it was (a leading BOM included). `mlopsc promote` and `mlopsc release propose` both
+    edit specs through this one function."""
+    text = raw.decode("utf-8")
+    edited = set_release(text.removeprefix(BOM), serving, env, release)
+    return ((BOM if text.startswith(BOM) else "") + edited).encode("utf-8")
+
+
 def set_release(text: str, serving: str, env: str, release: dict[str, str]) -> str:
     """The spec text with spec.serving.<serving>.environments.<env>.release set to `release`."""
     import yaml

@@ -38,6 +38,25 @@ class _Spec(BaseModel):
 
 
 # ---------------------------------------------------------------------------------- Repository
+class SecretRef(_Spec):
+    """A value read from a Kubernetes Secret at run time; never written into Git."""
+
+    secret: str
+    """Name of the Secret in the team's namespace."""
+    key: str
+    """Key within the Secret."""
+
+
+class WriteBack(_Spec):
+    """How the pipeline's release task proposes a blessed model back to Git (`mlopsc release propose`)."""
+
+    credentials: SecretRef
+    """The Secret (in each team's Kubeflow namespace) and key holding the Git token the release
+    task pushes with, e.g. `{secret: mlopsc-git, key: token}`; it reaches git as `MLOPSC_GIT_TOKEN`."""
+    branchPrefix: str = "mlopsc/release/"
+    """Prefix of the pushed branches: `<branchPrefix><team>-<project>-<serving>-<run>`."""
+
+
 class GitOps(_Spec):
     """Where Argo CD finds this repository."""
 
@@ -47,6 +66,8 @@ class GitOps(_Spec):
     """Branch (or tag) Argo CD syncs generated/ from."""
     argocdNamespace: str = "argocd"
     """Namespace Argo CD runs in; Applications and AppProjects are created there."""
+    writeBack: WriteBack | None = None
+    """Push each blessed model as a proposed release branch; unset: nothing pushes to Git."""
 
 
 class Kubeflow(_Spec):
@@ -226,15 +247,6 @@ class Code(_Spec):
     """Full 40-hex commit id the image was built from."""
     path: str = "."
     """Directory of the code within the repository."""
-
-
-class SecretRef(_Spec):
-    """A value read from a Kubernetes Secret at run time; never written into Git."""
-
-    secret: str
-    """Name of the Secret in the team's namespace."""
-    key: str
-    """Key within the Secret."""
 
 
 class Resources(_Spec):

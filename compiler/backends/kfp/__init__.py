@@ -50,7 +50,7 @@ def project_documents(checked: CheckedRepository, project: LoadedProject) -> lis
     team, name = model.metadata.team, model.metadata.name
     pipeline = PipelineBuilder(model, upstreams(checked, project),
                                config.kubeflow.pipelineRoot, config.kubeflow.releaseImage,
-                               config.accelerators.nodeLabel).build()
+                               config.accelerators.nodeLabel, config.gitops).build()
     description = model.metadata.description
     version_spec: dict = {"pipelineName": pipeline.name, "pipelineSpec": pipeline.spec}
     if pipeline.platform is not None:

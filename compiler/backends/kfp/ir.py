@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...frontend.models import Evaluation, MLProject, SecretRef, Step
+from ...layout import GIT_TOKEN_ENV
 from ...middle import refs
 from ...middle.gates import parse_gate
 from ...middle.quantity import canonical_quantity, parse_quantity
@@ -192,8 +193,10 @@ class Pipeline:
 
 class PipelineBuilder:
     def __init__(self, model: MLProject, upstreams: dict[str, Upstream],
-                 pipeline_root: str, release_image: str, gpu_node_label: str):
+                 pipeline_root: str, release_image: str, gpu_node_label: str, gitops=None):
         self.model = model
+        # With gitops.writeBack, the release task also proposes the release to Git.
+        self.gitops = gitops if gitops is not None and gitops.writeBack is not None else None
         self.gpu_node_label = gpu_node_label
         self.key = model.key
         self.upstreams = upstreams
@@ -440,6 +443,15 @@ class PipelineBuilder:
         args += ["--pipeline-version", VERSION_TOKEN, "--run", "{{$.pipeline_job_uuid}}",
                  "--output", "{{$.outputs.artifacts['evidence'].path}}"]
         self.version_slots.append((args, args.index(VERSION_TOKEN)))
+        if self.gitops is not None:
+            # One process: `evidence write` then `release propose` on the written file (the
+            # release image needs no shell). The token comes from the Secret, as env only.
+            args += ["--propose-to", self.gitops.repoURL, "--revision", self.gitops.targetRevision]
+            credentials = self.gitops.writeBack.credentials
+            self.platform[f"exec-{task}"] = {"secretAsEnv": [
+                {"keyToEnv": [{"envVar": GIT_TOKEN_ENV, "secretKey": credentials.key}], "optional": False,
+                 "secretName": credentials.secret,
+                 "secretNameParameter": {"runtimeValue": {"constant": credentials.secret}}}]}
         self.executors[f"exec-{task}"] = {"container": {"args": args, "command": list(RELEASE_COMMAND),
                                                         "image": self.release_image}}
         component: dict = {
