@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import edit, line_col, run_mlopsc
+from conftest import RELEASE_IMAGE_LINE, edit, line_col, run_mlopsc
 
 FRAUD = "specs/risk/fraud-detection.yaml"
 CONFIG = "mlopsc.yaml"
@@ -94,8 +94,7 @@ def test_namespaces_of_mlopsc_yaml_are_dns1123_labels(example_repo, setting, anc
 
 
 def test_release_image_not_an_image_is_k019(example_repo):
-    edit(example_repo / CONFIG, "pipelineRoot: s3://ml-artifacts/pipelines",
-         "pipelineRoot: s3://ml-artifacts/pipelines\n  releaseImage: 'not an image'")
+    edit(example_repo / CONFIG, RELEASE_IMAGE_LINE, "  releaseImage: 'not an image'\n")
     assert found(example_repo, "K019", CONFIG) == [value_at(example_repo, CONFIG, "releaseImage: ", "releaseImage: ")]
     assert_compile_refuses(example_repo, "K019")
 

@@ -12,10 +12,12 @@ import json
 import pytest
 import yaml
 
-from conftest import CONTRACT_EXAMPLES, EXAMPLES_RELEASE_IMAGE, RELEASE_IMAGE_LINE, REPO, edit, line_col, run_mlopsc
+from conftest import (CONTRACT_EXAMPLES, EXAMPLES_RELEASE_IMAGE, RELEASE_IMAGE_LINE, REPO, copy_repo, edit, line_col,
+                      run_mlopsc)
 from test_serving_variants import compiled, objects_of
 
 from compiler import layout
+from compiler.build import Layout, load_and_check
 from compiler.middle.schedules import desired_schedules, record_hash
 
 BUNDLED_IMAGE = "registry.example.com/ml/mlopsc@sha256:"
@@ -29,15 +31,27 @@ def desired_of(name: str, team: str) -> dict:
 def test_the_bundled_schedules_become_records_with_kfp_cron():
     checked, _ = compiled("bundled")
     records = desired_schedules(checked)
-    assert [(r["namespace"], r["name"], r["pipeline"], r["cron"]) for r in records] == [
-        ("growth", "growth-merchant-segments", "growth-merchant-segments", "0 30 2 * * *"),  # nightly
-        ("payments", "payments-dispute-triage", "payments-dispute-triage", "0 0 22 * * SUN"),
-        ("risk", "risk-fraud-detection", "risk-fraud-detection", "0 0 3 * * 1"),  # weekly
+    assert [(r["namespace"], r["name"], r["pipeline"], r["cron"], r["serviceAccount"]) for r in records] == [
+        ("growth", "growth-merchant-segments", "growth-merchant-segments", "0 30 2 * * *", "growth-pipelines"),  # nightly
+        ("payments", "payments-dispute-triage", "payments-dispute-triage", "0 0 22 * * SUN", "payments-pci-pipelines"),
+        ("risk", "risk-fraud-detection", "risk-fraud-detection", "0 0 3 * * 1", "risk-pipelines"),  # weekly
     ]
     for r in records:
         assert (r["maxConcurrency"], r["noCatchup"]) == (1, True)
-        assert set(r) == {"name", "pipeline", "namespace", "cron", "maxConcurrency", "noCatchup", "hash"}
+        assert set(r) == {"name", "pipeline", "namespace", "cron", "maxConcurrency", "noCatchup", "serviceAccount",
+                          "hash"}
         assert r["hash"] == record_hash(r) and len(r["hash"]) == 64
+
+
+def test_without_a_pipeline_service_account_records_leave_it_to_the_profile(tmp_path):
+    repo = copy_repo(REPO, tmp_path / "repo")
+    text = (repo / "mlopsc.yaml").read_text()
+    assert "pipelineServiceAccount:" in text
+    (repo / "mlopsc.yaml").write_text("\n".join(line for line in text.splitlines()
+                                                if "pipelineServiceAccount:" not in line) + "\n")
+    checked = load_and_check(Layout(repo))
+    assert not checked.has_errors, checked.diagnostics
+    assert all("serviceAccount" not in r for r in desired_schedules(checked))
 
 
 def test_every_team_has_a_configmap_even_without_schedules(tmp_path):

@@ -41,6 +41,8 @@ class LoadedRepository:
     root: Path
     config: Repository
     config_doc: SourceDocument | None
+    # False when mlopsc.yaml has errors and the defaults stand in for it (its errors are reported).
+    config_valid: bool = True
     # The specs directory relative to the root (`--specs`): spec paths are specs_dir/<team>/<name>.yaml.
     specs_dir: str = "specs"
     # The output directory relative to the root (`--out`): Argo CD Applications name paths in it.
@@ -73,8 +75,9 @@ def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
 def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
                     only_files: set[str] | None = None, out_dir: str = "generated") -> LoadedRepository:
     diagnostics: list[Diagnostic] = []
-    config, config_doc = _load_config(root, config_file, diagnostics)
-    repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics,
+    config, config_doc, config_valid = _load_config(root, config_file, diagnostics)
+    repo = LoadedRepository(root=root, config=config, config_doc=config_doc, config_valid=config_valid,
+                            diagnostics=diagnostics,
                             specs_dir=PurePosixPath(specs_dir).as_posix(),
                             out_dir=PurePosixPath(out_dir).as_posix())
     for file in discover_spec_files(root, specs_dir):
@@ -121,15 +124,17 @@ def _probable_keys(rel: str, doc: SourceDocument) -> set[str]:
 
 
 def _load_config(root: Path, config_file: str, out: list[Diagnostic]):
+    """The settings, their document, and whether they are the file's own (False: the file has
+    errors and the defaults stand in, so rules about missing settings must stay quiet)."""
     path = root / config_file
     if not path.exists():
-        return Repository(), None  # documented defaults
+        return Repository(), None, True  # documented defaults
     doc, diags = load_yaml(path.read_bytes(), config_file)
     out.extend(diags)
     if diags:
-        return Repository(), doc
+        return Repository(), doc, False
     model = validate_document(doc, Repository, "Repository", out)
-    return (model or Repository()), doc
+    return (model or Repository()), doc, model is not None
 
 
 def _load_project(rel: str, raw: bytes, out: list[Diagnostic]) -> tuple[LoadedProject | None, SourceDocument]:

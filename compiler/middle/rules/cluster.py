@@ -170,7 +170,7 @@ def repository_settings(ctx: RuleContext):
         if not is_dns1123_label(value):
             yield codes.NOT_DNS1123.at(explicit(path), _dns_message(".".join(path) + " (a namespace)", value))
 
-    problem = image_problem(config.kubeflow.releaseImage)
+    problem = config.kubeflow.releaseImage is not None and image_problem(config.kubeflow.releaseImage)
     if problem:
         yield codes.INVALID_IMAGE.at(explicit(("kubeflow", "releaseImage")),
                                      f"kubeflow.releaseImage `{config.kubeflow.releaseImage}` {problem}")

@@ -38,6 +38,8 @@ def release_image(ctx: RuleContext):
     kubeflow, policy = ctx.config.kubeflow, ctx.config.policy
     image = kubeflow.releaseImage
     if image is None:
+        if not ctx.repo.config_valid:
+            return  # mlopsc.yaml's own errors come first; its defaults are not what the user wrote
         users = _users(ctx)
         if users:
             registry = policy.allowedRegistries[0].rstrip("/") if policy.allowedRegistries else "<registry>"
