@@ -7,7 +7,7 @@ prints the entry. Prefixes group them by stage and topic:
   N  names, teams and project layout         R  references and the lineage graph
   P  pinning and registry policy             G  evaluation gates
   K  Kubernetes and serving settings         E  evidence and promotion
-  W  warnings about lineage hygiene
+  W  warnings about lineage hygiene          O  the output stage (what stands in generated/'s way)
 """
 
 from __future__ import annotations
@@ -112,6 +112,12 @@ EVIDENCE_METRIC_MISSING = _code("E004", "evidence-metric-missing", "A gated metr
 GATE_FAILED = _code("E005", "gate-failed", "The evidence does not pass a gate: the model may not be released.")
 NOT_PROMOTED = _code("E006", "not-promoted", "An environment with promotesFrom pins (as release or canary) a digest its source environment neither pins now nor pinned in an earlier compile (generated/promotion/history.json).")
 HISTORY_TAMPERED = _code("E007", "history-tampered", "generated/promotion/history.json is not what mlopsc last wrote (its sha256 differs from the inventory's record, or its hash chain breaks): it was edited by hand. It only grows; until it is restored from Git it is not trusted, and only what environments pin now allows a promotion.")
+
+# The output stage: what mlopsc refuses to write to, read from or move (compiler/output/writer.py)
+OUTPUT_LOCATION = _code("O001", "output-location", "The output directory (`--out`, default `generated`), a directory on its way inside the repository, or `.mlopsc` beside it is a symlink or not a directory: mlopsc never writes through a symlink. Replace it with a real directory.")
+OUTPUT_IN_THE_WAY = _code("O002", "output-in-the-way", "A directory mlopsc did not write stands where it writes a file, or a file it did not write stands where it writes a directory. mlopsc never moves, renames or removes a file it does not own: move it away, then compile.")
+INVENTORY_UNTRUSTED = _code("O003", "inventory-untrusted", "generated/.mlopsc-inventory.json names a path that is not inside generated/ (absolute, `..`, control characters): the inventory is not trusted, and nothing is read or written by it. Restore it from Git or delete it.")
+OUTPUT_NOT_REGULAR = _code("O004", "output-not-regular", "A symlink, FIFO, socket or device stands in generated/: mlopsc never writes one, never follows one and never carries one into the tree it writes. Remove it.")
 
 # Warnings
 UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)
