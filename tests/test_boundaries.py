@@ -17,6 +17,7 @@ from kfp_corpus import emit_repository
 
 from compiler.backends import kfp
 from compiler.build import Layout, load_and_check
+from compiler.output import writer
 
 FRAUD = "specs/risk/fraud-detection.yaml"
 EV142 = "evidence/risk/fraud-detection/run-0142.json"
@@ -43,14 +44,17 @@ def gate_condition(repo: Path) -> tuple[object, dict[str, str]]:
     return env.program(env.compile(group["triggerPolicy"]["condition"])), channels
 
 
-OPERATORS_ON_THE_THRESHOLD = {">=": True, ">": False, "<=": True, "<": False, "==": True, "!=": False}
+# Whether `auc <op> 0.93` passes for auc 0.92 (below), 0.93 (exactly on it) and 0.94 (above).
+PASSES = {">=": (False, True, True), ">": (False, False, True), "<=": (True, True, False),
+          "<": (True, False, False), "==": (False, True, False), "!=": (True, False, True)}
+CASES = [(op, value, passes[i]) for op, passes in PASSES.items() for i, value in enumerate((0.92, 0.93, 0.94))]
 
 
-@pytest.mark.parametrize("op, passes", OPERATORS_ON_THE_THRESHOLD.items())
-def test_a_metric_exactly_on_its_threshold(example_repo, op, passes):
+@pytest.mark.parametrize("op, value, passes", CASES)
+def test_a_metric_on_below_and_above_its_threshold(example_repo, op, value, passes):
     edit(example_repo / FRAUD, "- auc >= 0.92", f"- auc {op} 0.93")
-    for evidence in (EV142, EV151):  # the release and the canary: both exactly on it
-        set_metric(example_repo, evidence, "auc", 0.93)
+    for evidence in (EV142, EV151):  # the release and the canary: both at the same value
+        set_metric(example_repo, evidence, "auc", value)
     # The Python evaluation (validate): E005 for each release exactly when the gate fails.
     result = run_mlopsc("validate", "--format", "json", cwd=example_repo)
     failed = sorted(d["message"] for d in json.loads(result.out) if d["code"] == "E005")
@@ -58,12 +62,12 @@ def test_a_metric_exactly_on_its_threshold(example_repo, op, passes):
         assert (result.code, failed) == (0, [])
     else:
         assert result.code == 1
-        negated = {">": "<=", "<": ">=", "!=": "=="}[op]
+        negated = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}[op]
         assert len(failed) == 3  # staging release, staging canary, production release
-        assert all(f"0.93 {negated} 0.93" in message for message in failed), failed
+        assert all(f"{value} {negated} 0.93" in message for message in failed), failed
     # The CEL condition KFP evaluates after the evaluation task: the same answer on the boundary.
     program, channels = gate_condition(example_repo)
-    values = {"auc": 0.93, "recall_at_1pct_fpr": 0.61, "p95_latency_ms": 31.0}  # the others pass
+    values = {"auc": value, "recall_at_1pct_fpr": 0.61, "p95_latency_ms": 31.0}  # the others pass
     activation = {"inputs": celpy.json_to_cel({"parameter_values": {
         name: values[metric] for name, metric in channels.items()}})}
     assert bool(program.evaluate(activation)) is passes
@@ -80,6 +84,52 @@ def test_canary_replicas_round_up_a_fractional_share(example_repo):
     [canary] = isvc["spec"]["canary"]
     assert canary["trafficPercent"] == 20
     assert (canary["predictor"]["minReplicas"], canary["predictor"]["maxReplicas"]) == (2, 3)
+
+
+def test_a_canary_at_zero_percent_still_gets_one_pod(example_repo):
+    """0 % is a dark launch: no traffic, but the canary predictor runs (at least one pod)."""
+    edit(example_repo / FRAUD, "percent: 20", "percent: 0")
+    assert run_mlopsc("compile", cwd=example_repo).code == 0
+    [canary] = yaml.safe_load((example_repo / STAGING_ISVC).read_text())["spec"]["canary"]
+    assert canary["trafficPercent"] == 0
+    assert (canary["predictor"]["minReplicas"], canary["predictor"]["maxReplicas"]) == (1, 1)
+
+
+# --------------------------------------------------------- serving rules at their limits
+def codes(repo: Path) -> list[str]:
+    result = run_mlopsc("validate", "--format", "json", cwd=repo)
+    assert result.code == (1 if any(d["severity"] == "error" for d in json.loads(result.out)) else 0)
+    return sorted(d["code"] for d in json.loads(result.out) if d["severity"] == "error")
+
+
+SCALE = "replicas: {min: 3, max: 12}\n          autoscaling: {metric: cpu, target: %d}"
+
+
+@pytest.mark.parametrize("old, new, code, reported", [
+    ("replicas: {min: 3, max: 12}", "replicas: {min: 12, max: 12}", "K003", False),  # a fixed size
+    ("replicas: {min: 3, max: 12}", "replicas: {min: 13, max: 12}", "K003", True),
+    ("percent: 20", "percent: 100", "K004", False),  # all traffic to the canary: allowed
+    ("percent: 20", "percent: 101", "K004", True),
+    ("replicas: {min: 3, max: 12}", SCALE % 100, "K008", False),
+    ("replicas: {min: 3, max: 12}", SCALE % 1, "K008", False),
+    ("replicas: {min: 3, max: 12}", SCALE % 101, "K008", True),
+    ("    fraud-api:", "    fraud-" + "x" * 47 + ":", "K016", False),  # 53: `-predictor` makes 63
+    ("    fraud-api:", "    fraud-" + "x" * 48 + ":", "K016", True),
+])
+def test_serving_limits_accept_the_last_valid_value_and_refuse_the_next(example_repo, old, new, code, reported):
+    edit(example_repo / FRAUD, old, new)
+    found = codes(example_repo)
+    assert [c for c in found if c == code] == ([code] if reported else [])
+    if not reported and code != "K016":  # (a renamed target's evidence names the old one: E002)
+        assert found == []
+
+
+@pytest.mark.parametrize("length, expected", [(63, []), (64, ["N001"])])
+def test_a_name_of_63_characters_is_a_dns_label_and_64_is_not(example_repo, length, expected):
+    name = "c" + "x" * (length - 1)
+    text = (example_repo / FRAUD).read_text()
+    (example_repo / FRAUD).write_text(text.replace("chargebacks", name))
+    assert codes(example_repo) == expected
 
 
 # ------------------------------------------------------------------------ the producer's tie
@@ -141,3 +191,17 @@ def test_a_description_change_makes_a_new_version_name_and_a_format_change_does_
     assert fraud["spec"]["description"].startswith("Scores payments")
     assert fraud["metadata"]["name"] != first["risk/fraud-detection"]["metadata"]["name"]
     assert changed["growth/merchant-recs"] == first["growth/merchant-recs"]
+
+
+# ------------------------------------------------------------- the writer never relocates
+def test_carrying_a_file_never_puts_it_anywhere_but_its_own_path(tmp_path):
+    """Where the name a carried file must take is already taken (a directory), the carry fails;
+    it never falls back to copying the file into that directory (`risk` → `risk/risk`)."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    (old / "risk").write_text("my notes\n")
+    (new / "risk").mkdir(parents=True)
+    with pytest.raises(FileExistsError):
+        writer._carry(old, "risk", new / "risk")
+    assert list((new / "risk").iterdir()) == []
+    assert (old / "risk").read_text() == "my notes\n"
