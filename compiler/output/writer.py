@@ -156,7 +156,7 @@ def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
     previous = load_inventory(out_dir)
     if previous.unsafe:
         raise OutputRefused(_untrusted_inventory(out_dir, previous, out_label))
-    entries = _scan(out_dir)
+    entries = scan(out_dir)
     drift = Drift()
     drift.in_the_way = _obstacles(expected, entries, previous)
     blocked = {rel for rel, _ in drift.in_the_way}
@@ -342,7 +342,7 @@ def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
             raise OutputRefused(_untrusted_inventory(out_dir, previous, out_label))
         fresh, hashes, new_owners = _target(previous, files, owners, only_projects)
         inventory = render_inventory(hashes, new_owners)
-        entries = _scan(out_dir)
+        entries = scan(out_dir)
         obstacles = _obstacles({**fresh, INVENTORY: inventory}, entries, previous)
         if obstacles:
             raise OutputRefused([
@@ -421,7 +421,7 @@ def _report(previous: Inventory, hashes: dict[str, str], entries: dict[str, str]
         removed=sorted(p for p in previous.files if p not in hashes and entries.get(p) == "file"))
 
 
-def _scan(out_dir: Path) -> dict[str, str]:
+def scan(out_dir: Path) -> dict[str, str]:
     """Every entry under generated/: relative POSIX path -> 'file', 'dir', 'link' or 'special',
     found without following a symlink (a symlinked directory is a 'link', never entered)."""
     entries: dict[str, str] = {}
