@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -135,6 +134,12 @@ def test_a_directory_in_the_way_stops_the_compile_before_anything_changes(compil
         "generated/model-cards/risk/fraud-detection.md:1:1: error[O002]: `generated/model-cards/risk/"
         "fraud-detection.md` is a directory mlopsc did not write, where it writes a file: move it away")
     assert result.err.endswith("mlopsc: nothing written to generated/: fix the errors above\n")
+    assert snapshot(out) == before
+    check = run_mlopsc("compile", "--check", cwd=compiled)
+    assert check.code == 1
+    assert ("mlopsc: generated/model-cards/risk/fraud-detection.md is a directory mlopsc did not write, "
+            "where it writes a file: move it away") in check.err
+    assert "mine" not in check.out and "+++ b/generated/model-cards/risk/fraud-detection.md" not in check.out
     assert snapshot(out) == before
 
 
