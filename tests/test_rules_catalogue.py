@@ -38,19 +38,21 @@ def _literals(node: ast.AST):
             yield sub
 
 
-def _text_searches(node: ast.AST) -> set[int]:
-    """ids of literals that are only searched for in output text, or asserted absent."""
-    skipped: set[int] = set()
+def _not_counted(node: ast.AST) -> tuple[set[int], set[int]]:
+    """ids of literals asserted absent (`not in`, `== []`), and of literals only searched for in
+    output text (`"X000" in result.err`)."""
+    negative: set[int] = set()
+    searched: set[int] = set()
     for sub in ast.walk(node):
         if not isinstance(sub, ast.Compare):
             continue
-        negative = any(isinstance(op, ast.NotIn) for op in sub.ops) or any(
-            isinstance(c, ast.List) and not c.elts for c in sub.comparators)
-        searched_in_output = any(isinstance(op, ast.In) for op in sub.ops) and any(
-            isinstance(c, ast.Attribute) and c.attr in OUTPUT_STREAMS for c in sub.comparators)
-        if negative or searched_in_output:
-            skipped.update(id(lit) for lit in _literals(sub))
-    return skipped
+        if any(isinstance(op, ast.NotIn) for op in sub.ops) or any(
+                isinstance(c, ast.List) and not c.elts for c in sub.comparators):
+            negative.update(id(lit) for lit in _literals(sub))
+        if any(isinstance(op, ast.In) for op in sub.ops) and any(
+                isinstance(c, ast.Attribute) and c.attr in OUTPUT_STREAMS for c in sub.comparators):
+            searched.update(id(lit) for lit in _literals(sub))
+    return negative, searched
 
 
 def asserted_codes(source: str) -> set[str]:
@@ -58,10 +60,12 @@ def asserted_codes(source: str) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Assert):
-            skipped = _text_searches(node.test)
+            negative, searched = _not_counted(node.test)
             for lit in _literals(node.test):
+                if id(lit) in negative:
+                    continue
                 found.update(RENDERED.findall(lit.value))
-                if CODE.fullmatch(lit.value) and id(lit) not in skipped:
+                if CODE.fullmatch(lit.value) and id(lit) not in searched:
                     found.add(lit.value)
         elif isinstance(node, ast.Assign) and any(isinstance(t, (ast.List, ast.Tuple)) for t in node.targets):
             found.update(lit.value for lit in _literals(node.value) if CODE.fullmatch(lit.value))
@@ -92,6 +96,7 @@ def test_every_code_has_a_test_that_asserts_it_is_reported():
     ('assert "E007" in check.err', set()),  # any message naming E007 would pass
     ('assert at(repo, "K015") == []', set()),  # asserts it is NOT reported
     ('assert "K014" not in codes', set()),
+    ('assert "error[K003]" not in result.err', set()),
     ('result = run_mlopsc("explain", "R003", cwd=p)', set()),
     ('# "K042" in a comment', set()),
     ('CODES = {"E001", "E002"}', set()),
