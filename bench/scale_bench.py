@@ -18,6 +18,8 @@ them:
 Each measurement is the best of --repeat runs (the machine is shared; the minimum is the least
 disturbed). Goals (issue 5): full compile <= 3x the floor, no-change check <= 0.5x a full compile,
 and time linear in N from 250 to 2,000 (the log-log slope of compile time against N near 1).
+Exit status: 0 every size met both ratio goals, 1 a goal was missed at some size (the report says
+which); the slope is reported, not judged.
 """
 
 from __future__ import annotations
@@ -227,7 +229,14 @@ def main(argv: list[str] | None = None) -> int:
                                      "slope": slope(results) if len(results) > 1 else None},
                                     indent=2, sort_keys=True) + "\n")
     sys.stdout.write(report(results))
-    return 0
+    missed = missed_goals(results)
+    print("goals: " + ("all met" if not missed else "NOT met: " + ", ".join(missed)))
+    return 1 if missed else 0
+
+
+def missed_goals(results: list[dict]) -> list[str]:
+    """`N=<n> <goal>` for every goal a size did not meet."""
+    return [f"N={r['projects']} {k}" for r in results for k, goal in GOALS.items() if r[k] > goal]
 
 
 if __name__ == "__main__":

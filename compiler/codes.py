@@ -7,7 +7,7 @@ prints the entry. Prefixes group them by stage and topic:
   N  names, teams and project layout         R  references and the lineage graph
   P  pinning and registry policy             G  evaluation gates
   K  Kubernetes and serving settings         E  evidence and promotion
-  W  warnings about lineage hygiene
+  W  warnings about lineage hygiene          O  the output stage (what stands in generated/'s way)
 """
 
 from __future__ import annotations
@@ -143,6 +143,12 @@ RELEASE_UNKNOWN_PROJECT = _code("E020", "release-unknown-project", "The evidence
 RELEASE_UNKNOWN_SERVING = _code("E021", "release-unknown-serving", "The evidence given to `mlopsc release propose` names a serving target its project does not define.")
 RELEASE_NO_ENVIRONMENT = _code("E022", "release-no-environment", "The serving target lists no environment of mlopsc.yaml, so `mlopsc release propose` has nowhere to pin the release: add the first environment (e.g. staging) under its `environments`.")
 RELEASE_EVIDENCE_CONFLICT = _code("E023", "release-evidence-conflict", "The proposal's evidence path (evidence/<team>/<project>/<run>.json) already holds a different file at the target revision: two runs share a run id, or the file was edited.")
+
+# The output stage: what mlopsc refuses to write to, read from or move (compiler/output/writer.py)
+OUTPUT_LOCATION = _code("O001", "output-location", "The output directory (`--out`, default `generated`), a directory on its way inside the repository, or `.mlopsc` beside it is a symlink or not a directory: mlopsc never writes through a symlink. Replace it with a real directory.")
+OUTPUT_IN_THE_WAY = _code("O002", "output-in-the-way", "A directory mlopsc did not write stands where it writes a file, or a file it did not write stands where it writes a directory. mlopsc never moves, renames or removes a file it does not own: move it away, then compile.")
+INVENTORY_UNTRUSTED = _code("O003", "inventory-untrusted", "generated/.mlopsc-inventory.json names a path that is not inside generated/ (absolute, `..`, control characters): the inventory is not trusted, and nothing is read or written by it. Restore it from Git or delete it.")
+OUTPUT_NOT_REGULAR = _code("O004", "output-not-regular", "A symlink, FIFO, socket or device stands in generated/: mlopsc never writes one, never follows one and never carries one into the tree it writes. Remove it.")
 
 # Warnings
 UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)

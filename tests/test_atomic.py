@@ -167,15 +167,17 @@ def test_without_an_atomic_swap_a_kill_between_the_renames_is_rolled_back(tmp_pa
     assert not retired_dir(out).exists() and not staging_dir(out).exists()
 
 
-def test_a_symlinked_output_directory_is_swapped_where_it_really_is(tmp_path):
+def test_a_symlinked_output_directory_is_refused_and_nothing_is_written_where_it_points(tmp_path):
     real = tmp_path / "store" / "generated"
     real.mkdir(parents=True)
     link = tmp_path / "generated"
     link.symlink_to(real)
-    write_tree(link, {"a.yaml": b"1\n"})
-    write_tree(link, {"a.yaml": b"2\n"})
-    assert link.is_symlink() and (real / "a.yaml").read_bytes() == b"2\n"
-    assert not staging_dir(link).exists() and not staging_dir(real).exists()
+    with pytest.raises(writer.OutputRefused) as refused:
+        write_tree(link, {"a.yaml": b"1\n"})
+    [diagnostic] = refused.value.diagnostics
+    assert (diagnostic.code, str(diagnostic.position)) == ("O001", "generated:1:1")
+    assert list(real.iterdir()) == [] and not (tmp_path / ".mlopsc").exists()
+    assert link.is_symlink()
 
 
 def test_the_swap_changes_the_directory_not_the_files_in_place(example_repo):

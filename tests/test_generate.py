@@ -70,14 +70,25 @@ def test_command_line_refuses_a_non_empty_directory(repo60, capsys):
 
 
 def test_the_scale_benchmark_runs_and_judges_every_goal(tmp_path, capsys):
+    """At a smoke-test size the import of mlopsc dwarfs the floor, so a goal may well be missed;
+    no time is asserted. What is: every goal is judged from the benchmark's own numbers, and the
+    exit status is that judgement (1 when any goal is missed, 0 only when all are met)."""
     spec = importlib.util.spec_from_file_location("mlopsc_scale_bench", REPO / "bench" / "scale_bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "scale.json"
-    assert bench.main(["--sizes", "4", "--repeat", "1", "--json", str(out)]) == 0
-    [result] = __import__("json").loads(out.read_text())["results"]
+    code = bench.main(["--sizes", "4", "--repeat", "1", "--json", str(out)])
+    data = __import__("json").loads(out.read_text())
+    [result] = data["results"]
     assert result["projects"] == 4 and result["files"] > 20
     assert {"compile_s", "check_s", "cold_check_s", "recompile_s", "peak_rss_mb", "floor_s"} <= set(result)
     assert set(result["stages_s"]) >= {"load", "check", "emit", "serialize", "write", "floor"}
-    report = capsys.readouterr().out
-    assert "N=4: compile_vs_floor" in report and "check_vs_compile" in report
+    assert data["goals"] == {"compile_vs_floor": 3.0, "check_vs_compile": 0.5}
+    missed = [k for k, goal in bench.GOALS.items() if result[k] > goal]  # in the report's order
+    report = capsys.readouterr().out.splitlines()
+    for k, goal in data["goals"].items():
+        met = "NOT met" if k in missed else "met"
+        assert f"{k} {result[k]:.2f} {'>' if k in missed else '<='} {goal} ({met})" in report[-2]
+    assert report[-2].startswith("N=4: ")
+    assert report[-1] == ("goals: all met" if not missed else "goals: NOT met: " + ", ".join(f"N=4 {k}" for k in missed))
+    assert code == (1 if missed else 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -56,14 +55,13 @@ def test_hand_added_files_survive_every_compile(compiled):
     for rel, data in mine.items():
         (out / rel).write_bytes(data)
     (out / "scratch").mkdir()
-    (out / "latest").symlink_to("deploy")
     for old, new in (("Scores card transactions", "Scores payments"), ("replicas: {min: 3, max: 12}",
                                                                         "replicas: {min: 4, max: 12}")):
         edit(compiled / FRAUD, old, new)
         assert run_mlopsc("compile", cwd=compiled).code == 0
     for rel, data in mine.items():
         assert (out / rel).read_bytes() == data
-    assert (out / "scratch").is_dir() and os.readlink(out / "latest") == "deploy"
+    assert (out / "scratch").is_dir()
     assert not any(p in owned(compiled) for p in mine)
     assert run_mlopsc("compile", "--check", cwd=compiled).code == 0  # not ours, so not drift
 
@@ -131,17 +129,29 @@ def test_a_directory_in_the_way_stops_the_compile_before_anything_changes(compil
     edit(compiled / FRAUD, "Scores card transactions", "Scores payments")
     before = snapshot(out)
     result = run_mlopsc("compile", cwd=compiled)
-    assert result.code == 2
-    assert "model-cards/risk/fraud-detection.md" in result.err and "in the way" in result.err
+    assert result.code == 1
+    assert result.err.startswith(
+        "generated/model-cards/risk/fraud-detection.md:1:1: error[O002]: `generated/model-cards/risk/"
+        "fraud-detection.md` is a directory mlopsc did not write, where it writes a file: move it away")
+    assert result.err.endswith("mlopsc: nothing written to generated/: fix the errors above\n")
+    assert snapshot(out) == before
+    check = run_mlopsc("compile", "--check", cwd=compiled)
+    assert check.code == 1
+    assert ("mlopsc: generated/model-cards/risk/fraud-detection.md is a directory mlopsc did not write, "
+            "where it writes a file: move it away") in check.err
+    assert "mine" not in check.out and "+++ b/generated/model-cards/risk/fraud-detection.md" not in check.out
     assert snapshot(out) == before
 
 
-def test_an_output_path_that_is_a_file_is_reported_not_a_traceback(example_repo):
+def test_an_output_path_that_is_a_file_is_refused_with_a_located_error(example_repo):
     (example_repo / "generated").write_text("not a directory\n")
-    result = run_mlopsc("compile", cwd=example_repo)
-    assert result.code in (1, 2) and "Traceback" not in result.err
-    assert "directory" in result.err.lower()
-    assert (example_repo / "generated").read_text() == "not a directory\n"
+    for args in (["compile"], ["compile", "--check"]):
+        result = run_mlopsc(*args, cwd=example_repo)
+        assert result.code == 1, result.err
+        assert result.err == ("generated:1:1: error[O001]: `generated` exists and is not a directory; move it "
+                              "away or choose another --out\n1 error(s), 0 warning(s)\n"
+                              "mlopsc: nothing written to generated/: fix the errors above\n")
+        assert (example_repo / "generated").read_text() == "not a directory\n"
 
 
 # ------------------------------------------------------------------------------------- --select

@@ -119,5 +119,22 @@ def test_the_scratch_directory_never_shows_in_git(compiled):
     assert ".mlopsc/" not in status and "generated/" in status
     body = json.loads((compiled / ".mlopsc/generated.fingerprint.json").read_text())
     assert str(compiled) not in json.dumps(body)  # relative paths: a moved checkout still matches
-    moved = shutil.copytree(compiled, compiled.parent / "moved")
+    moved = compiled.parent / "moved"
+    compiled.rename(moved)  # `mv` of a checkout
     assert "no input changed" in run_mlopsc("compile", cwd=moved).err
+
+
+def test_a_fingerprint_copied_or_committed_elsewhere_is_never_trusted(compiled, loads):
+    """A pull request can commit `.mlopsc/` (`git add -f`): in a fresh clone its fingerprint is a
+    new file, so it can never make CI's --check skip the full check."""
+    edit(compiled / FRAUD, "replicas: {min: 3, max: 12}", "replicas: {min: 13, max: 12}")  # K003
+    copy = shutil.copytree(compiled, compiled.parent / "clone")
+    fingerprint_file = copy / ".mlopsc/generated.fingerprint.json"
+    body = json.loads(fingerprint_file.read_text())
+    # Forge it for the clone's own inputs, as an attacker who knows the files could.
+    for rel in body["inputs"]:
+        body["inputs"][rel] = __import__("hashlib").sha256((copy / rel).read_bytes()).hexdigest()
+    fingerprint_file.write_text(json.dumps(body))
+    result = run_mlopsc("compile", "--check", cwd=copy)
+    assert result.code == 1 and "error[K003]" in result.err
+    assert loads == [1]

@@ -124,4 +124,5 @@ def test_nothing_is_written_when_a_serving_check_fails(example_repo):
 
 def test_retired_canary_mode_code_is_not_in_the_catalogue():
     result = run_mlopsc("explain", "K007", cwd=".")
-    assert result.code != 0
+    assert (result.code, result.out) == (2, "")
+    assert result.err == "mlopsc: error: unknown code 'K007'; `mlopsc explain` lists them all\n"

@@ -6,7 +6,8 @@ import sys
 
 from ..build import emit_documents, load_and_check, render_files
 from ..output import fingerprint
-from ..output.writer import Drift, check_tree, tidy, write_tree
+from ..output.writer import (Drift, OutputRefused, check_tree, inventory_problems, location_problems, shown, tidy,
+                             write_tree)
 from .common import add_format, exit_code, layout, print_diagnostics
 
 
@@ -25,6 +26,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     where = layout(args)
+    # generated/ as a symlink, an inventory naming /proc/self/environ: never read, never written,
+    # and said first (the front end would only see an untrusted promotion history).
+    refused = location_problems(where.root, where.out) or inventory_problems(where.out_dir, args.out)
+    if refused:
+        return _refused(args, refused)
     if not args.select and not args.verbose:  # --verbose reports what a full load finds
         # Nothing the last compile depended on has changed: it would write the same bytes.
         unchanged = fingerprint.lookup(where)
@@ -52,13 +58,19 @@ def run(args) -> int:
     if args.check:
         if args.select:
             print("mlopsc: --check compares the whole repository; --select is ignored", file=sys.stderr)
-        return _report_drift(args, check_tree(where.out_dir, files, owners, args.out))
+        try:
+            return _report_drift(args, check_tree(where.out_dir, files, owners, args.out))
+        except OutputRefused as exc:
+            return _refused(args, exc.diagnostics)
     selected = None
     if args.select:
         from ..middle.selectors import select_projects
 
         selected = select_projects(checked.lineage.graph, args.select)
-    report = write_tree(where.out_dir, files, owners, only_projects=selected)
+    try:
+        report = write_tree(where.out_dir, files, owners, only_projects=selected, out_label=args.out)
+    except OutputRefused as exc:
+        return _refused(args, exc.diagnostics)
     if selected is None:
         fingerprint.record(where, checked, report.tree)
     scope = (f" for {len(selected)} selected project(s) ({', '.join(sorted(selected))})"
@@ -78,10 +90,18 @@ def run(args) -> int:
     return 0
 
 
+def _refused(args, diagnostics) -> int:
+    print_diagnostics(args, diagnostics, sys.stderr)
+    print(f"mlopsc: nothing written to {args.out}/: fix the errors above", file=sys.stderr)
+    return 1
+
+
 def _report_drift(args, drift: Drift) -> int:
     if drift.clean:
         return 0
     sys.stdout.write(drift.diff)
+    for path, why in drift.in_the_way:  # never read, never diffed: named only
+        sys.stderr.write(f"mlopsc: {args.out}/{shown(path)} {why}\n")
     if args.format == "github":
         # One annotation per file, so the pull request shows which generated files are stale.
         for paths, why in ((drift.changed, "differs from what `mlopsc compile` writes"),
@@ -90,6 +110,9 @@ def _report_drift(args, drift: Drift) -> int:
                            (drift.orphaned, "is no longer produced; `mlopsc compile` removes it")):
             for path in paths:
                 sys.stderr.write(f"::error file={args.out}/{path},title=generated drift::{args.out}/{path} {why}\n")
+        for path, why in drift.in_the_way:
+            path = shown(path)
+            sys.stderr.write(f"::error file={args.out}/{path},title=generated drift::{args.out}/{path} {why}\n")
     print(f"mlopsc: {args.out}/ is out of date: {drift.summary()}; run `mlopsc compile` and commit "
           f"the result", file=sys.stderr)
     return 1

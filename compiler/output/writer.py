@@ -16,6 +16,19 @@ by the next compile. Git and Argo CD only ever read committed trees, so neither 
 half-written state either.
 The guarantee is against the process dying, not against power loss: files are not fsynced (a
 compile is reproducible from the specs and Git holds the truth).
+
+Trust. generated/ and the inventory are committed, so a pull request controls them. The writer
+and --check read generated/ only through compiler/files.py (regular files, no symlink followed),
+take every inventory path through `safe_relative`, and write only inside the output directory and
+`.mlopsc/`, never through a symlink. What they refuse, with a located diagnostic and exit 1,
+touching nothing:
+- O001: the output directory, a directory on its way inside the repository, or `.mlopsc`, is a
+  symlink or not a directory;
+- O002: a file or directory mlopsc did not write stands where it writes a file or a directory
+  (mlopsc never moves, renames or removes a file it does not own);
+- O003: the inventory names a path outside generated/ (it is not trusted at all);
+- O004: a symlink, FIFO, socket or device anywhere in generated/ (mlopsc never writes one, never
+  follows one and never carries one into the new tree; --check reports it as drift by name).
 """
 
 from __future__ import annotations
@@ -29,9 +42,11 @@ import shutil
 import stat
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ..frontend.loader import UsageError
+from ..codes import INVENTORY_UNTRUSTED, OUTPUT_IN_THE_WAY, OUTPUT_LOCATION, OUTPUT_NOT_REGULAR
+from ..diagnostics import Diagnostic, Position
+from ..files import UnsafeFile, open_inside, read_inside
 from ..inventory import INVENTORY, Inventory, load_inventory, render_inventory, sha256
 
 # Beside the output directory: mlopsc's scratch space (staging trees, the fingerprint of the last
@@ -39,11 +54,74 @@ from ..inventory import INVENTORY, Inventory, load_inventory, render_inventory, 
 WORK_DIR = ".mlopsc"
 
 
+class OutputRefused(Exception):
+    """The output stage will not touch generated/: located diagnostics say why (exit 1)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("; ".join(d.headline() for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
 def expected_tree(files: dict[str, bytes], owners: dict[str, str]) -> dict[str, bytes]:
     """Everything a full compile puts under generated/: the files plus their inventory."""
     tree = dict(files)
     tree[INVENTORY] = render_inventory({p: sha256(b) for p, b in files.items()}, owners)
     return tree
+
+
+# ------------------------------------------------------------------------------------- location
+def _kind(path: Path) -> str | None:
+    """'dir', 'file', 'link' or 'special' (FIFO, socket, device) without following a symlink."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "special"
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "special"
+
+
+def _location_problem(path: Path, label: str) -> Diagnostic | None:
+    kind = _kind(path)
+    if kind == "link":
+        return OUTPUT_LOCATION.at(Position(label), f"`{label}` is a symlink; mlopsc never writes through one "
+                                  "(it would write wherever it points): replace it with a directory")
+    if kind not in (None, "dir"):
+        return OUTPUT_LOCATION.at(Position(label), f"`{label}` exists and is not a directory; move it away "
+                                  "or choose another --out")
+    return None
+
+
+def location_problems(root: Path, out: str) -> list[Diagnostic]:
+    """Why mlopsc may not read or write the output directory `out` (relative to `root`): it, a
+    directory on its way inside the repository, or `.mlopsc` beside it is a symlink or not a
+    directory. An absolute `--out` is the user's own choice, like `-C`: only it and `.mlopsc` are
+    checked."""
+    problems: list[Diagnostic] = []
+    pure = PurePosixPath(out)
+    if pure.is_absolute() or ".." in pure.parts:
+        checked = [(Path(os.path.abspath(root / out)), out)]
+    else:
+        parts = [p for p in pure.parts if p != "."]
+        checked = [(root.joinpath(*parts[:i]), "/".join(parts[:i])) for i in range(1, len(parts) + 1)]
+    if not checked:
+        return [OUTPUT_LOCATION.at(Position(out), "the output directory cannot be the repository root; "
+                                   "choose a directory with --out")]
+    out_dir = checked[-1][0]
+    work = Path(os.path.abspath(out_dir)).parent / WORK_DIR
+    work_label = str(PurePosixPath(checked[-1][1]).parent / WORK_DIR).removeprefix("./")
+    for path, label in [*checked, (work, work_label)]:
+        problem = _location_problem(path, label)
+        if problem is not None:
+            problems.append(problem)
+            break
+        if _kind(path) is None and path != work:
+            break  # compile creates it (and what lies below it)
+    return problems
 
 
 # ---------------------------------------------------------------------------------------- check
@@ -55,32 +133,44 @@ class Drift:
     hand_edited: list[str] = field(default_factory=list)  # not what the last compile wrote either
     missing: list[str] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)  # written before, no longer produced
+    # Entries compile refuses (O002, O004): (path, why); never read, never shown in the diff.
+    in_the_way: list[tuple[str, str]] = field(default_factory=list)
     diff: str = ""
 
     @property
     def clean(self) -> bool:
-        return not (self.changed or self.hand_edited or self.missing or self.orphaned)
+        return not (self.changed or self.hand_edited or self.missing or self.orphaned or self.in_the_way)
 
     def summary(self) -> str:
         parts = [(len(self.changed), "changed"), (len(self.hand_edited), "edited by hand"),
-                 (len(self.missing), "missing"), (len(self.orphaned), "orphaned")]
+                 (len(self.missing), "missing"), (len(self.orphaned), "orphaned"),
+                 (len(self.in_the_way), "in the way")]
         return ", ".join(f"{n} {what}" for n, what in parts if n) or "no differences"
 
 
 def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | None = None,
                out_label: str = "generated", *, with_diff: bool = True) -> Drift:
-    """Compare what a full compile would write with the tree on disk, writing nothing."""
+    """Compare what a full compile would write with the tree on disk, writing nothing and reading
+    only regular files inside it (OutputRefused for an untrusted inventory)."""
     expected = expected_tree(files, owners or {})
     previous = load_inventory(out_dir)
+    if previous.unsafe:
+        raise OutputRefused(_untrusted_inventory(out_dir, previous, out_label))
+    entries = scan(out_dir)
     drift = Drift()
+    drift.in_the_way = _obstacles(expected, entries, previous)
+    blocked = {rel for rel, _ in drift.in_the_way}
     diff: list[str] = []
     for rel in sorted(expected):
-        try:
-            current = (out_dir / rel).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            drift.missing.append(rel)
-            if with_diff:
-                diff.extend(_udiff(b"", expected[rel], f"{out_label}/{rel}", missing=True))
+        kind = entries.get(rel)
+        if rel in blocked or kind in ("link", "special"):
+            continue
+        current = _read(out_dir, rel) if kind == "file" else None
+        if current is None:
+            if not any(parent in blocked for parent in _parents(rel)):
+                drift.missing.append(rel)
+                if with_diff:
+                    diff.extend(_udiff(b"", expected[rel], f"{out_label}/{rel}", missing=True))
             continue
         if current == expected[rel]:
             continue
@@ -90,12 +180,85 @@ def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
             drift.changed.append(rel)
         if with_diff:
             diff.extend(_udiff(current, expected[rel], f"{out_label}/{rel}"))
-    drift.orphaned = sorted(p for p in previous.files if p not in expected and (out_dir / p).is_file())
-    for rel in drift.orphaned:
+    for rel in sorted(p for p in previous.files if p not in expected and entries.get(p) == "file"):
+        current = _read(out_dir, rel)
+        if current is None:
+            continue
+        drift.orphaned.append(rel)
         if with_diff:
-            diff.extend(_udiff((out_dir / rel).read_bytes(), b"", f"{out_label}/{rel}", removed=True))
+            diff.extend(_udiff(current, b"", f"{out_label}/{rel}", removed=True))
     drift.diff = "".join(diff)
     return drift
+
+
+def _read(out_dir: Path, rel: str) -> bytes | None:
+    """The bytes of a regular file in generated/, never through a symlink; None otherwise."""
+    try:
+        return read_inside(out_dir, rel)
+    except (UnsafeFile, OSError):  # OSError: no generated/ at all
+        return None
+
+
+def shown(rel: str) -> str:
+    """A path from the disk as it may be printed: control characters escaped (a file name with a
+    newline never forges a line of output)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in rel):
+        return rel.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return rel
+
+
+def _parents(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _obstacles(expected, entries: dict[str, str], previous: Inventory) -> list[tuple[str, str]]:
+    """What stands where the compiler writes and is not its own (path, why), sorted by path:
+    any symlink or special file, a directory where a file goes, a file mlopsc did not write
+    where a directory goes."""
+    found: dict[str, str] = {}
+    for rel, kind in entries.items():
+        if kind == "link":
+            found[rel] = "is a symlink; mlopsc never writes one, nor follows or keeps one: remove it"
+        elif kind == "special":
+            found[rel] = ("is not a regular file (a FIFO, socket or device); mlopsc never writes one: "
+                          "remove it")
+    for rel in sorted(expected):
+        if entries.get(rel) == "dir" and rel not in found:
+            found[rel] = ("is a directory mlopsc did not write, where it writes a file: move it away "
+                          "(mlopsc never moves what it does not own)")
+        for parent in _parents(rel):
+            if entries.get(parent) == "file" and parent not in previous.files and parent not in found:
+                found[parent] = (f"is a file mlopsc did not write, where it writes a directory (for "
+                                 f"{rel}): move it away (mlopsc never moves what it does not own)")
+    return sorted(found.items())
+
+
+def inventory_problems(out_dir: Path, out_label: str = "generated") -> list[Diagnostic]:
+    """O003 for each path the inventory names outside generated/ (an untrusted inventory)."""
+    previous = load_inventory(out_dir)
+    return _untrusted_inventory(out_dir, previous, out_label) if previous.unsafe else []
+
+
+def _untrusted_inventory(out_dir: Path, previous: Inventory, out_label: str) -> list[Diagnostic]:
+    try:
+        lines = read_inside(out_dir, INVENTORY).decode("utf-8", "replace").splitlines()
+    except (UnsafeFile, OSError):
+        lines = []
+    diagnostics = []
+    for shown in previous.unsafe:
+        line, column = 1, 1
+        for number, text in enumerate(lines, 1):
+            at = text.find(shown[:40])
+            if at >= 0:
+                line, column = number, at + 1
+                break
+        diagnostics.append(INVENTORY_UNTRUSTED.at(
+            Position(f"{out_label}/{INVENTORY}", line, column),
+            f"the inventory names `{shown}`, which is not a path inside {out_label}/; an inventory "
+            f"naming it is not trusted: restore {out_label}/{INVENTORY} from Git or delete it "
+            f"(compile then takes over the files it produces)"))
+    return diagnostics
 
 
 def _udiff(old: bytes, new: bytes, label: str, missing: bool = False, removed: bool = False) -> list[str]:
@@ -121,53 +284,78 @@ class WriteReport:
 
 
 def work_dir(out_dir: Path) -> Path:
-    return Path(os.path.realpath(out_dir)).parent / WORK_DIR
+    return Path(os.path.abspath(out_dir)).parent / WORK_DIR
 
 
 def ensure_work_dir(out_dir: Path) -> Path:
+    """`.mlopsc` beside the output directory, a real directory (OutputRefused if it is not)."""
     path = work_dir(out_dir)
-    path.mkdir(exist_ok=True)
-    ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# mlopsc's scratch space (staging trees, fingerprints): never commit it\n*\n")
+    try:
+        path.mkdir()
+    except FileExistsError:
+        if _kind(path) != "dir":
+            raise OutputRefused([OUTPUT_LOCATION.at(Position(WORK_DIR), f"`{WORK_DIR}` is a symlink or "
+                                                    "not a directory; mlopsc keeps its scratch space there: "
+                                                    "remove it")]) from None
+    try:
+        fd = os.open(path / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        return path
+    with os.fdopen(fd, "w") as f:
+        f.write("# mlopsc's scratch space (staging trees, fingerprints): never commit it\n*\n")
     return path
 
 
 def staging_dir(out_dir: Path) -> Path:
-    return work_dir(out_dir) / f"{Path(os.path.realpath(out_dir)).name}.staging"
+    return work_dir(out_dir) / f"{Path(os.path.abspath(out_dir)).name}.staging"
 
 
 def retired_dir(out_dir: Path) -> Path:
     """Only used where directories cannot be swapped in one call (see _swap_in)."""
-    return work_dir(out_dir) / f"{Path(os.path.realpath(out_dir)).name}.retired"
+    return work_dir(out_dir) / f"{Path(os.path.abspath(out_dir)).name}.retired"
+
+
+def _refuse_location(out_dir: Path, out_label: str) -> None:
+    """The output directory and `.mlopsc` themselves: real directories or absent, never symlinks."""
+    for path, label in ((out_dir, out_label), (work_dir(out_dir), WORK_DIR)):
+        problem = _location_problem(path, label)
+        if problem is not None:
+            raise OutputRefused([problem])
 
 
 def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | None = None, *,
-               only_projects: set[str] | None = None) -> WriteReport:
+               only_projects: set[str] | None = None, out_label: str = "generated") -> WriteReport:
     """Replace generated/ atomically with `files` (+ inventory), carrying unowned files over.
 
     With `only_projects`, write only the files those projects own; every other file (other
     projects', repository-wide ones) stays exactly as it is on disk, inventory entry included.
+    OutputRefused, before anything is touched, for what the module docstring lists.
     """
     owners = owners or {}
-    out_dir = Path(os.path.realpath(out_dir))
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"output path {out_dir.name!r} exists and is not a directory")
+    out_dir = Path(os.path.abspath(out_dir))
+    _refuse_location(out_dir, out_label)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out_dir.parent):
         recover_interrupted(out_dir)
         previous = load_inventory(out_dir)
+        if previous.unsafe:
+            raise OutputRefused(_untrusted_inventory(out_dir, previous, out_label))
         fresh, hashes, new_owners = _target(previous, files, owners, only_projects)
         inventory = render_inventory(hashes, new_owners)
-        report = _report(previous, hashes, out_dir)
+        entries = scan(out_dir)
+        obstacles = _obstacles({**fresh, INVENTORY: inventory}, entries, previous)
+        if obstacles:
+            raise OutputRefused([
+                (OUTPUT_NOT_REGULAR if entries.get(rel) in ("link", "special") else OUTPUT_IN_THE_WAY)
+                .at(Position(f"{out_label}/{shown(rel)}"), f"`{out_label}/{shown(rel)}` {why}")
+                for rel, why in obstacles])
+        report = _report(previous, hashes, entries)
         report.tree = {**hashes, INVENTORY: sha256(inventory)}
-        entries = _scan(out_dir)
         carried, carried_dirs = _carried(entries, previous, fresh, hashes)
-        _refuse_conflicts(fresh, entries, previous)
         report.kept = sum(1 for p in carried if p not in hashes)
         report.taken_over = sorted(p for p in fresh if p not in previous.files and entries.get(p) == "file"
                                    and previous.readable)
-        if _unchanged(out_dir, fresh, inventory, previous, hashes):
+        if _unchanged(out_dir, fresh, inventory, previous, hashes, entries):
             return report
         ensure_work_dir(out_dir)
         staging = staging_dir(out_dir)
@@ -179,23 +367,34 @@ def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
 
 def tidy(out_dir: Path) -> None:
     """Remove a killed compile's leftovers, when nothing else needs writing."""
-    out_dir = Path(os.path.realpath(out_dir))
-    if staging_dir(out_dir).exists() or retired_dir(out_dir).exists():
+    out_dir = Path(os.path.abspath(out_dir))
+    if _kind(work_dir(out_dir)) != "dir":
+        return
+    if _kind(staging_dir(out_dir)) is not None or _kind(retired_dir(out_dir)) is not None:
         with _locked(out_dir.parent):
             recover_interrupted(out_dir)
 
 
 def recover_interrupted(out_dir: Path) -> None:
-    """Remove what a killed compile left beside generated/ (never inside it)."""
+    """Remove what a killed compile left beside generated/ (never inside it). Anything else
+    under those two names in `.mlopsc` (a symlink) loses its name, never its target."""
+    if _kind(work_dir(out_dir)) != "dir":
+        return
     retired = retired_dir(out_dir)
-    if retired.is_dir():
-        if out_dir.exists():
+    kind = _kind(retired)
+    if kind == "dir":
+        if _kind(out_dir) is not None:
             shutil.rmtree(retired)
         else:  # killed between the two renames of the fallback swap: put the old tree back
             os.rename(retired, out_dir)
+    elif kind is not None:
+        os.unlink(retired)
     staging = staging_dir(out_dir)
-    if staging.is_dir():
+    kind = _kind(staging)
+    if kind == "dir":
         shutil.rmtree(staging)
+    elif kind is not None:
+        os.unlink(staging)
 
 
 def _target(previous: Inventory, files: dict[str, bytes], owners: dict[str, str],
@@ -215,26 +414,25 @@ def _target(previous: Inventory, files: dict[str, bytes], owners: dict[str, str]
     return fresh, hashes, new_owners
 
 
-def _report(previous: Inventory, hashes: dict[str, str], out_dir: Path) -> WriteReport:
+def _report(previous: Inventory, hashes: dict[str, str], entries: dict[str, str]) -> WriteReport:
     return WriteReport(
         added=sorted(p for p in hashes if p not in previous.files),
         updated=sorted(p for p in hashes if p in previous.files and previous.files[p] != hashes[p]),
-        removed=sorted(p for p in previous.files if p not in hashes and (out_dir / p).is_file()))
+        removed=sorted(p for p in previous.files if p not in hashes and entries.get(p) == "file"))
 
 
-def _scan(out_dir: Path) -> dict[str, str]:
-    """Every entry under generated/: relative POSIX path -> 'file', 'dir' or 'link'."""
+def scan(out_dir: Path) -> dict[str, str]:
+    """Every entry under generated/: relative POSIX path -> 'file', 'dir', 'link' or 'special',
+    found without following a symlink (a symlinked directory is a 'link', never entered)."""
     entries: dict[str, str] = {}
-    if not out_dir.is_dir():
+    if _kind(out_dir) != "dir":
         return entries
     prefix = len(str(out_dir)) + 1
     for top, dirs, names in os.walk(out_dir):
         rel_top = top[prefix:].replace(os.sep, "/")
-        subdirs = set(dirs)
         for name in dirs + names:
             rel = f"{rel_top}/{name}" if rel_top else name
-            path = os.path.join(top, name)
-            entries[rel] = "link" if os.path.islink(path) else ("dir" if name in subdirs else "file")
+            entries[rel] = _kind(Path(top) / name) or "special"
     return entries
 
 
@@ -256,30 +454,14 @@ def _carried(entries: dict[str, str], previous: Inventory, fresh: dict[str, byte
     return files, dirs
 
 
-def _refuse_conflicts(fresh: dict[str, bytes], entries: dict[str, str], previous: Inventory) -> None:
-    """Stop before touching anything when a path the compiler must write is blocked by something
-    it did not write: a directory where a file goes, or a file (or symlink) where a directory goes."""
-    for rel in sorted(fresh):
-        if entries.get(rel) == "dir":
-            raise UsageError(f"cannot write {rel}: a directory mlopsc did not write is in the way")
-        parts = rel.split("/")
-        for i in range(1, len(parts)):
-            parent = "/".join(parts[:i])
-            if entries.get(parent) in ("file", "link") and parent not in previous.files:
-                raise UsageError(f"cannot write {rel}: {parent} is a file mlopsc did not write; move it away")
-
-
 def _unchanged(out_dir: Path, fresh: dict[str, bytes], inventory: bytes, previous: Inventory,
-               hashes: dict[str, str]) -> bool:
+               hashes: dict[str, str], entries: dict[str, str]) -> bool:
     """True when generated/ already is the target tree, so a compile need not touch it."""
-    try:
-        if (out_dir / INVENTORY).read_bytes() != inventory:
-            return False
-        if any((out_dir / p).read_bytes() != data for p, data in fresh.items()):
-            return False
-    except OSError:
+    if _read(out_dir, INVENTORY) != inventory:
         return False
-    return not any(p not in hashes and (out_dir / p).is_file() for p in previous.files)
+    if any(_read(out_dir, p) != data for p, data in fresh.items()):
+        return False
+    return not any(p not in hashes and entries.get(p) == "file" for p in previous.files)
 
 
 def _build(staging: Path, out_dir: Path, fresh: dict[str, bytes], inventory: bytes,
@@ -287,47 +469,48 @@ def _build(staging: Path, out_dir: Path, fresh: dict[str, bytes], inventory: byt
     staging.mkdir()
     wanted_dirs = set(carried_dirs)
     for rel in list(fresh) + carried:
-        parts = rel.split("/")
-        wanted_dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        wanted_dirs.update(_parents(rel))
     for rel in sorted(wanted_dirs):  # a parent sorts before its children
         os.mkdir(staging / rel)
     for rel, data in fresh.items():
-        if not _reuse(out_dir / rel, staging / rel, data):
+        if not _reuse(out_dir, rel, staging / rel, data):
             _write_new(staging / rel, data)
     _write_new(staging / INVENTORY, inventory)
     for rel in carried:
-        _carry(out_dir / rel, staging / rel)
-    if out_dir.is_dir():
-        os.chmod(staging, stat.S_IMODE(out_dir.stat().st_mode))
+        _carry(out_dir, rel, staging / rel)
+    if _kind(out_dir) == "dir":
+        os.chmod(staging, stat.S_IMODE(os.lstat(out_dir).st_mode))
 
 
-def _reuse(old: Path, new: Path, data: bytes) -> bool:
+def _reuse(out_dir: Path, rel: str, new: Path, data: bytes) -> bool:
     """Hard-link the old tree's file into the new one when it already holds exactly `data`.
 
     Creating a file costs a file system far more than reading one and adding a name to it, and
     most compiles change few files; an unchanged file also keeps its inode and mtime. Nothing
     ever writes into a file in place, so the two trees sharing it until the old one is deleted
-    is harmless. A symlink, an executable or any other difference gets a new file instead.
+    is harmless. A symlink (anywhere on the way), an executable or any other difference gets a
+    new file instead.
     """
     try:
-        fd = os.open(old, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+        fd = open_inside(out_dir, rel)
+    except (UnsafeFile, OSError):
         return False
     with os.fdopen(fd, "rb") as f:
+        os.set_blocking(fd, True)
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o111 or info.st_size != len(data):
+        if info.st_mode & 0o111 or info.st_size != len(data):
             return False
         if f.read() != data:
             return False
     try:
-        os.link(old, new)
+        os.link(out_dir / rel, new, follow_symlinks=False)
     except OSError:  # no hard links on this file system
         return False
     return True
 
 
 def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -336,15 +519,25 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _carry(src: Path, dest: Path) -> None:
-    """Put an existing file into the new tree unchanged: a hard link (same inode, no copy)."""
-    if src.is_symlink():
-        os.symlink(os.readlink(src), dest)
-        return
+# Where a hard link cannot be made, a file is copied instead; any other error is a real problem.
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES}
+
+
+def _carry(out_dir: Path, rel: str, dest: Path) -> None:
+    """Put an existing regular file into the new tree unchanged, at exactly the same path: a hard
+    link (same inode, no copy), else a copy of its bytes. Never anywhere else: a name that is
+    already taken is an error, never a reason to put the file somewhere it was not."""
     try:
-        os.link(src, dest)
-    except OSError:  # a file system without hard links
-        shutil.copy2(src, dest)
+        os.link(out_dir / rel, dest, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        fd = open_inside(out_dir, rel)
+        with os.fdopen(fd, "rb") as f:
+            os.set_blocking(fd, True)
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            _write_new(dest, f.read())
+        os.chmod(dest, mode)
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
