@@ -293,12 +293,12 @@ def test_evidence_naming_an_unknown_project_or_serving_target(remote, tmp_path):
     result = propose(tmp_path, ev, f"file://{remote}")
     assert result.code == 1
     line, col = line_col(ev, '"project"')
-    assert f"{ev}:{line}:{col}: error[{'E020'}]: the evidence names project `risk/fraud-detectoin`" in result.err
+    assert f"{ev}:{line}:{col}: error[E020]: the evidence names project `risk/fraud-detectoin`" in result.err
     ev = evidence(tmp_path, serving="fraud-ap")
     result = propose(tmp_path, ev, f"file://{remote}")
     assert result.code == 1
     line, col = line_col(ev, '"serving"')
-    assert f"{ev}:{line}:{col}: error[{'E021'}]: the evidence names serving target `fraud-ap`" in result.err
+    assert f"{ev}:{line}:{col}: error[E021]: the evidence names serving target `fraud-ap`" in result.err
     assert "(its serving targets: fraud-api)" in result.err
     assert refs(remote) == before
 
@@ -341,7 +341,7 @@ def test_a_serving_target_without_environments_has_nowhere_to_pin(remote, tmp_pa
     result = propose(tmp_path, recs_evidence(tmp_path), f"file://{remote}")
     assert result.code == 1
     line, col = line_col(spec, "recs-api:")
-    assert (f"specs/growth/merchant-recs.yaml:{line}:{col}: error[{'E022'}]: `recs-api` lists no environment of "
+    assert (f"specs/growth/merchant-recs.yaml:{line}:{col}: error[E022]: `recs-api` lists no environment of "
             f"mlopsc.yaml (staging, production)") in result.err
     assert refs(remote) == before
 
@@ -352,7 +352,7 @@ def test_evidence_whose_path_is_taken_by_other_content(remote, tmp_path):
     ev = evidence(tmp_path, run="run-0142")
     result = propose(tmp_path, ev, f"file://{remote}")
     assert result.code == 1
-    assert (f"evidence/risk/fraud-detection/run-0142.json:1:1: error[{'E023'}]: "
+    assert (f"evidence/risk/fraud-detection/run-0142.json:1:1: error[E023]: "
             "evidence/risk/fraud-detection/run-0142.json exists at") in result.err
     assert refs(remote) == before
 

@@ -3,6 +3,7 @@ error says and where, and what the serving ServiceAccounts, the plan and the mod
 
 from __future__ import annotations
 
+import collections
 import json
 import shutil
 import subprocess
@@ -110,36 +111,37 @@ def storage_block(body: str, where: str = "repo") -> tuple[str, str]:
     return f"  {where}: {{}}\n", f"  {where}:\n    storage:\n" + "".join("    " + line + "\n" for line in body.splitlines())
 
 
+Case = collections.namedtuple("Case", "code body level at message")
 ERROR_CASES = [
     # (code, storage body, level, where the error is (needle, occurrence), words of the message)
-    ("K050", '  secrets: ["store-{environment}"]\n', "repo", '"store-{environment}"',
+    Case("K050", '  secrets: ["store-{environment}"]\n', "repo", '"store-{environment}"',
      "`{environment}` in `store-{environment}` is not a placeholder"),
-    ("K050", '  pipelineServiceAccount: "{team}-{env}-runs"\n', "repo", '"{team}-{env}-runs"',
+    Case("K050", '  pipelineServiceAccount: "{team}-{env}-runs"\n', "repo", '"{team}-{env}-runs"',
      "pipeline runs belong to a team, not to an environment"),
-    ("K051", "  serviceAccount:\n    annotations: {Example.com/role: x}\n", "repo", "Example.com/role",
+    Case("K051", "  serviceAccount:\n    annotations: {Example.com/role: x}\n", "repo", "Example.com/role",
      "prefix `Example.com` that is not a DNS-1123 subdomain"),
-    ("K051", "  serviceAccount:\n    annotations: {mlopsc.dev/model-uri: s3://x}\n", "repo", "mlopsc.dev/model-uri",
+    Case("K051", "  serviceAccount:\n    annotations: {mlopsc.dev/model-uri: s3://x}\n", "repo", "mlopsc.dev/model-uri",
      "mlopsc keeps for its own lineage annotations"),
-    ("K051", "  serviceAccount:\n    annotations: {example.com/" + "n" * 64 + ": x}\n", "repo", "example.com/nnn",
+    Case("K051", "  serviceAccount:\n    annotations: {example.com/" + "n" * 64 + ": x}\n", "repo", "example.com/nnn",
      "name part of 64 characters; at most 63"),
-    ("K052", "  serviceAccount:\n    annotations: {eks.amazonaws.com/role-arn: \"arn:aws:iam::1234:role/{team}\"}\n",
+    Case("K052", "  serviceAccount:\n    annotations: {eks.amazonaws.com/role-arn: \"arn:aws:iam::1234:role/{team}\"}\n",
      "repo", '"arn:aws:iam::1234', "must be an IAM role ARN"),
-    ("K052", "  serviceAccount:\n    annotations: {iam.gke.io/gcp-service-account: \"{team}-serving@acme\"}\n",
+    Case("K052", "  serviceAccount:\n    annotations: {iam.gke.io/gcp-service-account: \"{team}-serving@acme\"}\n",
      "risk", '"{team}-serving@acme"', "(`{team}-serving@acme` for team `risk`): the value must be a Google service account email"),
-    ("K052", "  serviceAccount:\n    annotations: {serving.kserve.io/s3-endpoint: \"https://minio.example.com\"}\n",
+    Case("K052", "  serviceAccount:\n    annotations: {serving.kserve.io/s3-endpoint: \"https://minio.example.com\"}\n",
      "repo", '"https://minio', "no scheme"),
-    ("K053", '  secrets: ["{env}_store"]\n', "repo", '"{env}_store"',
+    Case("K053", '  secrets: ["{env}_store"]\n', "repo", '"{env}_store"',
      "Secret name `staging_store` (`{env}_store` for environment `staging`) is not a DNS-1123 subdomain"),
-    ("K053", "  secrets: [Model-Store]\n", "production", "Model-Store", "(try `model-store`)"),
-    ("K054", "  serviceAccount:\n    annotations: {example.com/aws: AKIAIOSFODNN7EXAMPLE}\n", "repo",
+    Case("K053", "  secrets: [Model-Store]\n", "production", "Model-Store", "(try `model-store`)"),
+    Case("K054", "  serviceAccount:\n    annotations: {example.com/aws: AKIAIOSFODNN7EXAMPLE}\n", "repo",
      "AKIAIOSFODNN7EXAMPLE", "the value of annotation `example.com/aws` looks like a credential"),
-    ("K054", "  serviceAccount:\n    annotations: {db_password: hunter2}\n", "growth", "db_password",
+    Case("K054", "  serviceAccount:\n    annotations: {db_password: hunter2}\n", "growth", "db_password",
      "annotation `db_password` is named like a credential"),
-    ("K054", '  secrets: ["s3://minio:minio123@minio.example.com"]\n', "repo", '"s3://minio:minio123',
+    Case("K054", '  secrets: ["s3://minio:minio123@minio.example.com"]\n', "repo", '"s3://minio:minio123',
      "a Secret name looks like a credential"),
-    ("K055", "  pipelineServiceAccount: Risk_Pipelines\n", "risk", "Risk_Pipelines",
+    Case("K055", "  pipelineServiceAccount: Risk_Pipelines\n", "risk", "Risk_Pipelines",
      "`pipelineServiceAccount: Risk_Pipelines` is not a ServiceAccount name"),
-    ("S020", "  pipelineServiceAccount: prod-runs\n", "production", "pipelineServiceAccount",
+    Case("S020", "  pipelineServiceAccount: prod-runs\n", "production", "pipelineServiceAccount",
      "pipeline runs belong to a team's Kubeflow namespace, not to an environment"),
 ]
 
