@@ -1,7 +1,8 @@
 """Conformance: what the real consumers would accept, checked with their own schemas.
 
 - every core object validates with kubernetes-validate in strict mode for Kubernetes 1.33;
-- every InferenceService, Application and AppProject validates strictly against ../shared/crds;
+- every InferenceService, Application, AppProject, ServiceMonitor, PodMonitor and PrometheusRule
+  validates strictly against ../shared/crds;
 - synced directories hold only Kubernetes objects, one per file, named by kind and name;
 - every pod meets Pod Security `restricted` and has requests and limits on every container.
 
@@ -18,7 +19,7 @@ from crd_schema import validate_strict
 from test_serving_variants import VARIANTS, compiled, objects_of
 
 KUBERNETES_VERSION = "1.33"
-CRD_GROUPS = ("serving.kserve.io", "argoproj.io", "pipelines.kubeflow.org")
+CRD_GROUPS = ("serving.kserve.io", "argoproj.io", "pipelines.kubeflow.org", "monitoring.coreos.com")
 MINE = ("deploy/serving/", "deploy/platform/", f"{layout.ARGOCD_DIR}/")
 
 

@@ -219,7 +219,8 @@ class PipelineBuilder:
     def build(self) -> Pipeline:
         spec = self.model.spec
         for name in sorted(spec.sources):
-            self._source(name)
+            if str(spec.sources[name].version).strip() != "live":  # read only by monitors (rule M007)
+                self._source(name)
         for ref in sorted(self.upstreams):
             self._upstream(self.upstreams[ref])
         for name in step_order(spec.steps):
@@ -440,7 +441,8 @@ class PipelineBuilder:
         for name in sorted(spec.evaluations):
             args += ["--code", f"{name}={spec.evaluations[name].code.commit}"]
         for name in sorted(spec.sources):
-            args += ["--source", f"{name}={spec.sources[name].version}"]
+            if str(spec.sources[name].version).strip() != "live":
+                args += ["--source", f"{name}={spec.sources[name].version}"]
         args += ["--pipeline-version", VERSION_TOKEN, "--run", "{{$.pipeline_job_uuid}}",
                  "--output", "{{$.outputs.artifacts['evidence'].path}}"]
         self.version_slots.append((args, args.index(VERSION_TOKEN)))
