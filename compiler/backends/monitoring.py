@@ -260,7 +260,8 @@ class Watched:
             {"alert": "MlopscEvaluationMissing",
              "expr": f"time() - max(push_time_seconds{{{selector}}}) > {2 * interval}",
              "labels": {**self.identity, "severity": "ticket"}, "annotations": missing},
-            {"alert": "MlopscEvaluationMissing",
+            # Never reported at all (a new monitor, or a pipeline that never ran): no series to age.
+            {"alert": "MlopscEvaluationNeverReported",
              "expr": f"absent(push_time_seconds{{{selector}}})", "for": late,
              "labels": {**self.identity, "severity": "ticket"}, "annotations": missing},
         ]
