@@ -127,6 +127,7 @@ EVALUATE_SCHEDULE = _code("M010", "evaluate-schedule", "monitoring.evaluate.sche
 SLO_WINDOW = _code("M011", "slo-window", "monitoring.window is a whole number of days or hours (e.g. `30d`, `28d`), at least 3 days (the longest alert window).")
 METRIC_SELECTOR = _code("M012", "metric-selector", "A container metric is a Prometheus metric name (`http_requests_total`), `errors` may add a selector (`http_requests_total{code=~\"5..\"}`); the port is a number or `http`.")
 MONITORING_EMPTY = _code("M013", "monitoring-empty", "monitoring declares neither an SLO nor an evaluation: nothing would be watched.")
+SLO_UNALERTABLE = _code("M015", "slo-unalertable", "An objective so low that the fastest burn-rate alert needs an error ratio above 100%: that alert could never fire.")
 MONITORING_LABELS = _code("M014", "monitoring-labels", "monitoring.selectorLabels and dashboardLabels are Kubernetes labels: qualified names and values of at most 63 characters.")
 
 # Warnings

@@ -105,3 +105,36 @@ def test_lineage_graph_shows_the_monitor():
     assert edges == {("risk/fraud-detection:serving.fraud-api", "monitored-by"),
                      ("risk/fraud-detection:evaluations.holdout", "runs"),
                      ("risk/fraud-detection:sources.recent-transactions", "reads")}
+
+
+# -------------------------------------------------------------------------------- cards and plans
+def test_model_card_shows_slos_per_environment_and_the_evaluation():
+    card = (REPO / "generated/model-cards/growth/merchant-recs.md").read_text()
+    assert "Watched in `staging`" in card
+    assert "| availability: requests answered without a server error | 99.5% |" in card
+    assert "| latency: requests answered within 500ms | 95% |" in card
+    fraud = (REPO / "generated/model-cards/risk/fraud-detection.md").read_text()
+    assert ("Continuous evaluation: `holdout` runs on the release in service at `0 6 * * *` (UTC), pipeline "
+            "`risk-fraud-detection-fraud-api-monitor`, reading `test` from `sources.recent-transactions`; "
+            "a ticket when a gate fails on live data or no run has reported for 2 days.") in fraud
+
+
+def test_plan_says_what_monitoring_changes(bundled_repo):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args], cwd=bundled_repo,
+                       check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    edit(bundled_repo / FRAUD, "latency: {threshold: 250ms, objective: 99}", "latency: {threshold: 250ms, objective: 99.5}")
+    edit(bundled_repo / "specs/growth/merchant-recs.yaml", "      monitoring:\n        slo:\n",
+         "      monitoring:\n        environments: []\n        slo:\n")
+    assert run_mlopsc("compile", cwd=bundled_repo).code == 0
+    result = run_mlopsc("plan", "--base", "main", cwd=bundled_repo)
+    assert result.code == 0, result.err
+    assert ("SLO latency: 99% of requests answered within 250ms over 30d → "
+            "99.5% of requests answered within 250ms over 30d") in result.out
+    assert "stops watching: SLO availability 99.5% of requests answered without a server error over 30d" in result.out

@@ -162,3 +162,10 @@ def test_monitoring_without_anything_to_watch(bundled_repo):
 def test_selector_labels_are_kubernetes_labels(bundled_repo):
     edit(bundled_repo / "mlopsc.yaml", "selectorLabels: {release: prometheus}", "selectorLabels: {release: prom etheus}")
     assert at(bundled_repo, "M014", "mlopsc.yaml") == [line_col(bundled_repo / "mlopsc.yaml", "prom etheus")]
+
+
+def test_an_objective_no_burn_alert_could_reach(bundled_repo):
+    edit(bundled_repo / RECS, "objective: 95}", "objective: 90}")
+    line, column = line_col(bundled_repo / RECS, "objective: 90")
+    assert at(bundled_repo, "M015", RECS) == [(line, column + len("objective: "))]
+    assert "must be above 93.06%" in messages(bundled_repo, "M015")[0]

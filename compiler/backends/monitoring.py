@@ -20,14 +20,13 @@ Every PrometheusRule, ServiceMonitor and PodMonitor carries `monitoring.selector
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from ..frontend.loader import LoadedProject
 from ..frontend.models import ServingTarget
 from ..middle.check import CheckedRepository
 from ..middle.monitoring import (BURN_ALERTS, RATE_WINDOWS, SELECTOR, SERVING_LABEL, cron_interval_seconds,
-                                 duration_seconds, has_slo, measurement, monitor_pipeline_name,
+                                 dashboard_uid, duration_seconds, measurement, monitor_pipeline_name,
                                  monitored_environments, window_hours)
 from .. import layout
 from . import Document
@@ -51,12 +50,6 @@ def emit(checked: CheckedRepository) -> list[Document]:
             for env in monitored_environments(checked.config, target):
                 documents.extend(Watched(checked, project, name, target, env).documents())
     return documents
-
-
-def dashboard_uid(team: str, project: str, serving: str, env: str) -> str:
-    """A Grafana dashboard uid (at most 40 characters), stable for a target and environment."""
-    digest = hashlib.sha256(f"{team}/{project}/{serving}/{env}".encode()).hexdigest()
-    return f"mlopsc-{digest[:20]}"
 
 
 def le_matcher(value: float) -> str:
@@ -208,9 +201,13 @@ class Watched:
         evaluate = self.target.monitoring.evaluate
         if evaluate is not None:
             groups.append({"name": f"{self.name}-{self.env}-evaluation", "rules": self.evaluation_rules(evaluate)})
-        return {"apiVersion": API_VERSION, "kind": "PrometheusRule",
-                "metadata": self.metadata(self.name, dict(self.config.monitoring.selectorLabels)),
-                "spec": {"groups": groups}}
+        meta = self.metadata(self.name, dict(self.config.monitoring.selectorLabels))
+        # What `mlopsc plan` and reviewers read: the SLOs and the evaluation, as written in the spec.
+        slos = {sli["sli"]: f"{number(sli['objective'])}% of {sli['what']} over {self.window}" for sli in self.slos}
+        meta["annotations"]["mlopsc.dev/slos"] = json.dumps(slos, sort_keys=True, separators=(",", ":"))
+        if evaluate is not None:
+            meta["annotations"]["mlopsc.dev/continuous-evaluation"] = f"{evaluate.evaluation} at {evaluate.schedule} (UTC)"
+        return {"apiVersion": API_VERSION, "kind": "PrometheusRule", "metadata": meta, "spec": {"groups": groups}}
 
     def slo_rules(self, sli: dict) -> list[dict]:
         labels = {**self.identity, "sli": sli["sli"]}

@@ -12,6 +12,7 @@ runtime can measure.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,6 +241,25 @@ def _cron_field(text: str, lo: int, hi: int, names) -> set[int]:
             start, end = bounds[0], bounds[-1] if len(bounds) > 1 else (hi if step else bounds[0])
         values.update(range(start, end + 1, step_n))
     return values
+
+
+def dashboard_uid(team: str, project: str, serving: str, env: str) -> str:
+    """A Grafana dashboard uid (at most 40 characters), stable for a target and environment."""
+    digest = hashlib.sha256(f"{team}/{project}/{serving}/{env}".encode()).hexdigest()
+    return f"mlopsc-{digest[:20]}"
+
+
+def slo_lines(target: ServingTarget) -> list[tuple[str, str, float]]:
+    """(sli, what it counts, objective percent) for each SLO of a target: cards and plans show them."""
+    m = target.monitoring
+    if m is None:
+        return []
+    found = []
+    if m.slo.availability is not None:
+        found.append(("availability", "requests answered without a server error", float(m.slo.availability)))
+    if m.slo.latency is not None:
+        found.append(("latency", f"requests answered within {m.slo.latency.threshold}", float(m.slo.latency.objective)))
+    return found
 
 
 def monitor_pipeline_name(team: str, project: str, serving: str) -> str:

@@ -11,7 +11,7 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from .. import refs
-from ..monitoring import (METRIC_NAME, SELECTOR, duration_seconds, live_sources, threshold_bucket_problem,
+from ..monitoring import (BURN_ALERTS, METRIC_NAME, SELECTOR, duration_seconds, live_sources, threshold_bucket_problem,
                           unmeasurable, window_hours)
 from . import RuleContext, rule, tasks
 from .containers import cron_problem
@@ -75,10 +75,23 @@ def serving_monitoring(ctx: RuleContext):
                 yield from _evaluate(ctx, project, base + ("evaluate",), name, monitoring.evaluate)
 
 
-def _objective(doc, path, value, what):
+def _objective(ctx, doc, path, value, what):
     if not 0 < float(value) < 100:
         yield codes.SLO_OBJECTIVE.at(doc.position(path),
                                      f"{what} objective {value} is not a percentage strictly between 0 and 100")
+        return
+    hours = window_hours(ctx.config.monitoring.window)
+    if hours is None:
+        return  # M011
+    fastest = max(BURN_ALERTS, key=lambda a: a.factor(hours))
+    factor, budget = fastest.factor(hours), 1 - float(value) / 100
+    if factor * budget >= 1:
+        lowest = 100 * (1 - 1 / factor)
+        yield codes.SLO_UNALERTABLE.at(
+            doc.position(path),
+            f"{what} objective {value}%: the {fastest.severity} alert fires at {format(factor, 'g')}x the error "
+            f"budget, an error ratio of {factor * budget:.0%}, which no ratio reaches; with window "
+            f"{ctx.config.monitoring.window} the objective must be above {lowest:.2f}%")
 
 
 def _slo(ctx, doc, base, name, target):
@@ -95,9 +108,9 @@ def _slo(ctx, doc, base, name, target):
             continue
         path = base + ("slo", sli)
         if sli == "availability":
-            yield from _objective(doc, path, slo.availability, "availability")
+            yield from _objective(ctx, doc, path, slo.availability, "availability")
         else:
-            yield from _objective(doc, path + ("objective",), slo.latency.objective, "latency")
+            yield from _objective(ctx, doc, path + ("objective",), slo.latency.objective, "latency")
             seconds = duration_seconds(slo.latency.threshold)
             if seconds is None or seconds <= 0:
                 yield codes.SLO_THRESHOLD.at(doc.position(path + ("threshold",)),
