@@ -138,3 +138,44 @@ def test_plan_says_what_monitoring_changes(bundled_repo):
     assert ("SLO latency: 99% of requests answered within 250ms over 30d → "
             "99.5% of requests answered within 250ms over 30d") in result.out
     assert "stops watching: SLO availability 99.5% of requests answered without a server error over 30d" in result.out
+
+
+# -------------------------------------------------------------------------------- serving side
+def _serving_objects(root, env: str, project: str) -> dict[tuple[str, str], dict]:
+    folder = root / "generated/deploy/serving" / env / project
+    return {(o["kind"], o["metadata"]["name"]): o for o in (yaml.safe_load(p.read_text()) for p in folder.iterdir())}
+
+
+def _scrape_ingress(policy: dict) -> list[dict]:
+    return [rule["ports"] for rule in policy["spec"]["ingress"]
+            if rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring"]
+
+
+def test_prometheus_may_scrape_what_is_watched_and_nothing_else():
+    recs = _serving_objects(REPO, "staging", "growth/merchant-recs")
+    assert _scrape_ingress(recs[("NetworkPolicy", "recs-api")]) == [[{"port": 8080, "protocol": "TCP"}]]
+    # fraud-api is watched in production only
+    production = _serving_objects(REPO, "production", "risk/fraud-detection")
+    assert _scrape_ingress(production[("NetworkPolicy", "fraud-api")]) == [[{"port": 8080, "protocol": "TCP"}]]
+    staging = _serving_objects(REPO, "staging", "risk/fraud-detection")
+    assert _scrape_ingress(staging[("NetworkPolicy", "fraud-api")]) == []
+    assert ("ServiceMonitor", "fraud-api") not in staging and ("ServiceMonitor", "fraud-api") in production
+
+
+def test_a_separate_metrics_port_reaches_pod_service_monitor_and_policy(bundled_repo):
+    import kubernetes_validate
+
+    edit(bundled_repo / "specs/growth/merchant-recs.yaml", "latency: http_request_duration_seconds",
+         "latency: http_request_duration_seconds\n            port: 9102\n            path: /internal/metrics")
+    assert run_mlopsc("compile", cwd=bundled_repo).code == 0
+    objects = _serving_objects(bundled_repo, "staging", "growth/merchant-recs")
+    service = objects[("Service", "recs-api")]
+    assert {"name": "metrics", "port": 9102, "protocol": "TCP", "targetPort": "metrics"} in service["spec"]["ports"]
+    (container,) = objects[("Deployment", "recs-api")]["spec"]["template"]["spec"]["containers"]
+    assert {"containerPort": 9102, "name": "metrics", "protocol": "TCP"} in container["ports"]
+    (endpoint,) = objects[("ServiceMonitor", "recs-api")]["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/internal/metrics")
+    assert _scrape_ingress(objects[("NetworkPolicy", "recs-api")]) == [[{"port": 9102, "protocol": "TCP"}]]
+    for kind in ("Service", "Deployment", "NetworkPolicy"):
+        obj = next(o for (k, _), o in objects.items() if k == kind)
+        kubernetes_validate.validate(obj, "1.33", strict=True)

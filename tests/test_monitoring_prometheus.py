@@ -236,6 +236,24 @@ def evaluation_unit_tests(w, rules: list[dict]) -> list[dict]:
     ]
 
 
+def scrape_unit_tests(w, rules: list[dict]) -> list[dict]:
+    (rule,) = rules
+    up = "up{" + ", ".join(f'{k}="{v}"' for k, v in w.scraped.items()) + ', instance="10.0.0.7:8080"}'
+    firing = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    return [
+        {"name": f"{w.name} {w.env}: scraped, no alert", "interval": "1m",
+         "input_series": [{"series": up, "values": "1x40"}],
+         "alert_rule_test": [{"eval_time": "30m", "alertname": rule["alert"], "exp_alerts": []}]},
+        {"name": f"{w.name} {w.env}: nothing scraped alerts after the grace period", "interval": "1m",
+         "input_series": [],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": rule["alert"], "exp_alerts": []},
+                             {"eval_time": "30m", "alertname": rule["alert"], "exp_alerts": firing}]},
+        {"name": f"{w.name} {w.env}: a target that is down alerts", "interval": "1m",
+         "input_series": [{"series": up, "values": "0x40"}],
+         "alert_rule_test": [{"eval_time": "30m", "alertname": rule["alert"], "exp_alerts": firing}]},
+    ]
+
+
 def test_promtool_unit_tests_of_every_slo_and_evaluation(emitted, tmp_path):
     need(PROMTOOL)
     test_files, counts = [], {}
@@ -247,6 +265,8 @@ def test_promtool_unit_tests_of_every_slo_and_evaluation(emitted, tmp_path):
                 rules_file = write_groups(tmp_path, f"{base}-rules", [group])
                 if group["name"].endswith("-evaluation"):
                     tests = evaluation_unit_tests(w, group["rules"])
+                elif group["name"].endswith("-scrape"):
+                    tests = scrape_unit_tests(w, group["rules"])
                 else:
                     sli = next(s for s in w.slos if group["name"].endswith(f"-{s['sli']}-slo"))
                     tests = slo_unit_tests(w, sli, group["rules"])
@@ -260,6 +280,7 @@ def test_promtool_unit_tests_of_every_slo_and_evaluation(emitted, tmp_path):
     # Every runtime's metric names have their SLOs tested, and the evaluation alerts too.
     assert {k.split("-")[0] for k in counts} == {"bundled", "knative"}
     assert sum(1 for k in counts if k.endswith("-slo")) == 7 and sum(1 for k in counts if k.endswith("-evaluation")) == 2
+    assert sum(1 for k in counts if k.endswith("-scrape")) == 4
     # One promtool per file, two at a time (each takes a few seconds of CPU).
     failures, passed = [], 0
     for pair in (test_files[i:i + 2] for i in range(0, len(test_files), 2)):

@@ -34,6 +34,8 @@ from . import Document
 API_VERSION = "monitoring.coreos.com/v1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlopsc"}
 SCRAPE_INTERVAL = "30s"
+# How long no serving pod may be scraped before MlopscMetricsMissing (a rollout takes minutes).
+SCRAPE_GRACE = "15m"
 # What continuous evaluations push (compiler/commands/evidence.py, `evidence report`).
 EVALUATION_JOB = "mlopsc-evaluation"
 METRIC_GAUGE = "mlopsc_evaluation_metric"
@@ -198,6 +200,9 @@ class Watched:
         groups = []
         for sli in self.slos:
             groups.append({"name": f"{self.name}-{self.env}-{sli['sli']}-slo", "rules": self.slo_rules(sli)})
+        # Knative scaled to zero has no pod to scrape, rightly: no alert for that.
+        if self.slos and not (self.measure.kind == "knative" and self.serving_env.replicas.min == 0):
+            groups.append({"name": f"{self.name}-{self.env}-scrape", "rules": [self.scrape_rule()]})
         evaluate = self.target.monitoring.evaluate
         if evaluate is not None:
             groups.append({"name": f"{self.name}-{self.env}-evaluation", "rules": self.evaluation_rules(evaluate)})
@@ -235,6 +240,18 @@ class Watched:
                     f"will be missed."),
             })
         return rules
+
+    def scrape_rule(self) -> dict:
+        """Without scraped series every SLO rule is silent: say so rather than stay quiet."""
+        selector = ", ".join(f'{k}="{v}"' for k, v in self.scraped.items())
+        return {"alert": "MlopscMetricsMissing",
+                "expr": f"absent(up{{{selector}}} == 1)", "for": SCRAPE_GRACE,
+                "labels": {**self.identity, "severity": "ticket"},
+                "annotations": self.annotations(
+                    f"No metrics of {self.name} ({self.env}) for {SCRAPE_GRACE}",
+                    f"Prometheus has scraped no {self.measure.monitor} target of {self.name} in {self.namespace} "
+                    f"for {SCRAPE_GRACE}: its SLO alerts cannot fire. Check the {self.measure.monitor} "
+                    f"`{self.name}` (selector labels, port) and the pods.")}
 
     def evaluation_rules(self, evaluate) -> list[dict]:
         pushed = {"job": EVALUATION_JOB, **self.identity}
