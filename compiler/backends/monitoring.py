@@ -281,9 +281,6 @@ class Watched:
         ]
 
     # -- dashboard ----------------------------------------------------------------------------
-    def dashboard_queries(self) -> list[str]:
-        return [t["expr"] for p in self.dashboard_json()["panels"] for t in p.get("targets", [])]
-
     def dashboard_json(self) -> dict:
         datasource = {"type": "prometheus", "uid": "${datasource}"}
         panels: list[dict] = []
@@ -311,27 +308,28 @@ class Watched:
                        "options": {"mode": "markdown", "content": "\n\n".join(lines)}})
         for sli in self.slos:
             target = 1 - sli["budget"]
+            # One row per SLO: the SLI, its burn rates, the budget left.
             panel(f"SLI: {sli['sli']} (objective {number(sli['objective'])}%)", "timeseries",
-                  [(f"1 - {self.series(sli, w)}", f"{w}") for w in ("5m", "1h")])
+                  [(f"1 - {self.series(sli, w)}", f"{w}") for w in ("5m", "1h")], width=10)
             panels[-1]["fieldConfig"]["defaults"]["thresholds"] = {
                 "mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "green", "value": target}]}
             panel(f"Burn rate: {sli['sli']} (1 = budget spent exactly over {self.window})", "timeseries",
                   [(f"{self.series(sli, w)} / {number(sli['budget'])}", w) for w in ("1h", "6h", "1d", "3d")],
-                  unit="none")
+                  width=10, unit="none")
             panel(f"Error budget left: {sli['sli']} ({self.window})", "stat",
-                  [(f"1 - {self.series(sli, self.window)} / {number(sli['budget'])}", "budget left")], width=6)
+                  [(f"1 - {self.series(sli, self.window)} / {number(sli['budget'])}", "budget left")], width=4)
         deployment = {"knative": f"{self.name}-predictor-.*", "kserve-standard": f"{self.name}-predictor.*",
                       "container": f"{self.name}(-canary)?"}[self.measure.kind]
         panel("Replicas available", "timeseries",
               [(f'sum by (deployment) (kube_deployment_status_replicas_available{{namespace="{self.namespace}", '
-                f'deployment=~"{deployment}"}})', "{{deployment}}")], width=6, unit="none")
+                f'deployment=~"{deployment}"}})', "{{deployment}}")], width=8, unit="none")
         evaluate = self.target.monitoring.evaluate
         if evaluate is not None:
             pushed = ", ".join(f'{k}="{v}"' for k, v in {"job": EVALUATION_JOB, **self.identity}.items())
             panel(f"Continuous evaluation: {evaluate.evaluation} metrics", "timeseries",
-                  [(f"{METRIC_GAUGE}{{{pushed}}}", "{{metric}}")], unit="none")
+                  [(f"{METRIC_GAUGE}{{{pushed}}}", "{{metric}}")], width=8, unit="none")
             panel("Continuous evaluation: gates passed (1) or failed (0)", "timeseries",
-                  [(f"{GATE_GAUGE}{{{pushed}}}", "{{gate}}")], unit="none")
+                  [(f"{GATE_GAUGE}{{{pushed}}}", "{{gate}}")], width=8, unit="none")
         return {
             "uid": self.uid, "title": f"{self.project.key} {self.name} ({self.env})",
             "tags": ["mlopsc", self.team, self.project_name, self.env], "editable": False,
