@@ -169,3 +169,11 @@ def test_an_objective_no_burn_alert_could_reach(bundled_repo):
     line, column = line_col(bundled_repo / RECS, "objective: 90")
     assert at(bundled_repo, "M015", RECS) == [(line, column + len("objective: "))]
     assert "must be above 93.06%" in messages(bundled_repo, "M015")[0]
+
+
+def test_no_team_may_own_the_monitoring_namespace(bundled_repo):
+    """Serving NetworkPolicies admit monitoring.namespace: a team owning it could scrape every team."""
+    edit(bundled_repo / "mlopsc.yaml", "monitoring:\n", "monitoring:\n  namespace: growth-staging\n")
+    found = messages(bundled_repo, "K011")
+    assert found == ["team `growth` would own namespace `growth-staging`, which is the monitoring namespace "
+                     "(monitoring.namespace), which serving pods admit scrapes from: rename the team or the environment"]
