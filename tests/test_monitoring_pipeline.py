@@ -179,3 +179,18 @@ def test_a_separate_metrics_port_reaches_pod_service_monitor_and_policy(bundled_
     for kind in ("Service", "Deployment", "NetworkPolicy"):
         obj = next(o for (k, _), o in objects.items() if k == kind)
         kubernetes_validate.validate(obj, "1.33", strict=True)
+
+
+def test_lineage_page_shows_the_monitor_after_the_releases(checked):
+    from compiler.backends import lineage_html
+
+    page = lineage_html._Page(checked)
+    boxes, _ = page.boxes()
+    page.place(boxes, page.shown_edges())
+    (monitor,) = [b for b in boxes if b.kind == "monitor"]
+    assert monitor.x > max(b.x for b in boxes if b.kind == "release")
+    assert (monitor.title, monitor.subtitle) == ("fraud-api monitor", "holdout · 0 6 * * *")
+    assert ("pipeline", "risk-fraud-detection-fraud-api-monitor") in monitor.details
+    assert ("watches", "production") in monitor.details
+    html = lineage_html.render(checked)
+    assert ">Monitors<" in html and "<b>1</b> monitors" in html
