@@ -194,3 +194,10 @@ def test_lineage_page_shows_the_monitor_after_the_releases(checked):
     assert ("watches", "production") in monitor.details
     html = lineage_html.render(checked)
     assert ">Monitors<" in html and "<b>1</b> monitors" in html
+
+
+def test_impact_of_the_live_source_reaches_the_monitor():
+    result = run_mlopsc("impact", "risk/fraud-detection:sources.recent-transactions", cwd=REPO)
+    assert result.code == 0
+    assert "reaches 1 source and 1 continuous evaluation in 1 team" in result.out
+    assert "    monitors:     fraud-api monitor" in result.out
