@@ -457,6 +457,8 @@ def test_report_that_cannot_reach_the_pushgateway_exits_1():
     (["--gate", "auc >>= 1"], "is not `<metric> <op> <number>`"),
     (["--pushgateway", "prometheus-pushgateway:9091"], "is not an http:// or https:// URL"),
     (["--project", "risk/fraud-detection"], "needs --serving, --model-uri, --model-digest, --pipeline-version, --run"),
+    (["--evidence", "evidence/nope.json"], "--evidence 'evidence/nope.json' does not exist"),
+    (["--evidence", "mlopsc.yaml"], "is not an evidence record"),
 ])
 def test_report_usage_errors_exit_2(args, message):
     base = {"--evidence": "evidence/risk/fraud-detection/run-0142.json", "--environment": "production",

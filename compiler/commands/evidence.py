@@ -190,7 +190,7 @@ def run_report(args: argparse.Namespace) -> int:
             raw = read_inside(path.parent, path.name, limit=1 << 20)
             evidence = Evidence.model_validate(json.loads(raw.decode("utf-8")))
         except UnsafeFile as exc:
-            raise UsageError(f"--evidence: {exc}") from None
+            raise UsageError(f"--evidence {str(args.evidence)!r} {exc.reason}") from None
         except (UnicodeDecodeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             raise UsageError(f"--evidence {str(args.evidence)!r} is not an evidence record: "
                              f"{str(exc).splitlines()[0]}") from None
