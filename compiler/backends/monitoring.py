@@ -228,7 +228,8 @@ class Watched:
                 threshold = f"({number(alert.factor(self.window_h))} * {number(budget)})"
                 conditions.append(f"({self.series(sli, alert.long)} > {threshold}"
                                   f" and {self.series(sli, alert.short)} > {threshold})")
-            shares = ", ".join(f"{int(a.budget_share * 100)}% in {a.long}" for a in BURN_ALERTS if a.severity == severity)
+            shares = " or ".join(f"{int(a.budget_share * 100)}% of the budget in {a.long}"
+                                 for a in BURN_ALERTS if a.severity == severity)
             rules.append({
                 "alert": f"Mlopsc{sli['sli'].capitalize()}BudgetBurn",
                 "expr": " or ".join(conditions),
@@ -236,8 +237,8 @@ class Watched:
                 "annotations": self.annotations(
                     f"{self.name} ({self.env}) burns its {sli['sli']} error budget too fast",
                     f"{self.project.key} {self.name} in {self.env}: the SLO is {number(sli['objective'])}% of "
-                    f"{sli['what']} over {self.window}; at the current rate ({shares} of the budget) it "
-                    f"will be missed."),
+                    f"{sli['what']} over {self.window}; it burns {shares}, so at this rate it will "
+                    f"be missed."),
             })
         return rules
 
