@@ -37,11 +37,11 @@ def load_and_check(layout: Layout) -> CheckedRepository:
 def emitters():
     """Every back end, in no particular order: each owns its own paths under generated/."""
     from .backends import (argocd, jsonschema, kfp, kubernetes, lineage_html, lineage_json, model_card,
-                           openlineage, promotion_history, schedules)
+                           monitoring, openlineage, promotion_history, schedules)
 
     return [jsonschema.emit, lineage_json.emit, lineage_html.emit, openlineage.emit,
             kfp.emit, kubernetes.emit, argocd.emit, model_card.emit,
-            promotion_history.emit, schedules.emit]
+            promotion_history.emit, schedules.emit, monitoring.emit]
 
 
 def emit_documents(checked: CheckedRepository) -> list[Document]:

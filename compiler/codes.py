@@ -8,6 +8,7 @@ prints the entry. Prefixes group them by stage and topic:
   P  pinning and registry policy             G  evaluation gates
   K  Kubernetes and serving settings         E  evidence and promotion
   W  warnings about lineage hygiene          O  the output stage (what stands in generated/'s way)
+  M  monitoring: SLOs, alerts, continuous evaluation
 """
 
 from __future__ import annotations
@@ -149,6 +150,23 @@ OUTPUT_LOCATION = _code("O001", "output-location", "The output directory (`--out
 OUTPUT_IN_THE_WAY = _code("O002", "output-in-the-way", "A directory mlopsc did not write stands where it writes a file, or a file it did not write stands where it writes a directory. mlopsc never moves, renames or removes a file it does not own: move it away, then compile.")
 INVENTORY_UNTRUSTED = _code("O003", "inventory-untrusted", "generated/.mlopsc-inventory.json names a path that is not inside generated/ (absolute, `..`, control characters): the inventory is not trusted, and nothing is read or written by it. Restore it from Git or delete it.")
 OUTPUT_NOT_REGULAR = _code("O004", "output-not-regular", "A symlink, FIFO, socket or device stands in generated/: mlopsc never writes one, never follows one and never carries one into the tree it writes. Remove it.")
+
+# Monitoring
+SLO_OBJECTIVE = _code("M001", "slo-objective", "An SLO objective is a percentage strictly between 0 and 100 (100 leaves no error budget to alert on).")
+SLO_THRESHOLD = _code("M002", "slo-threshold", "A latency threshold is a duration such as `250ms`, `1s` or `1.5s`, greater than zero.")
+EVALUATE_UNKNOWN = _code("M003", "evaluate-unknown-evaluation", "monitoring.evaluate.evaluation names an evaluation the project does not define.")
+EVALUATE_INPUT = _code("M004", "evaluate-input", "monitoring.evaluate.inputs replaces inputs by name: each must be an input of the evaluation, each replacement a source of the project, and every input the training run produces (a step output) must be replaced, because the monitor runs no training.")
+CONTAINER_METRICS = _code("M005", "container-metrics", "A container runtime with an SLO must name its metrics: `runtime.container.metrics` with `requests` and `errors` counters for availability, a `latency` histogram for latency.")
+SLI_NOT_MEASURABLE = _code("M006", "sli-not-measurable", "The runtime does not export what the SLI needs (docs/MONITORING.md lists what each runtime can measure): an SLO that cannot be measured is an error, never a silent rule.")
+LIVE_SOURCE = _code("M007", "live-source", "`version: live` (read what is there at run time) is for sources that only monitoring.evaluate.inputs reads; training and release evaluations need a pinned version.")
+PUSHGATEWAY_MISSING = _code("M008", "pushgateway-missing", "A serving target declares monitoring.evaluate but mlopsc.yaml sets no monitoring.pushgateway to report to.")
+MONITORING_ENVIRONMENT = _code("M009", "monitoring-environment", "monitoring.environments names an environment where the target has no release (nothing to watch there).")
+EVALUATE_SCHEDULE = _code("M010", "evaluate-schedule", "monitoring.evaluate.schedule must be a 5-field cron expression.")
+SLO_WINDOW = _code("M011", "slo-window", "monitoring.window is a whole number of days or hours (e.g. `30d`, `28d`), at least 3 days (the longest alert window).")
+METRIC_SELECTOR = _code("M012", "metric-selector", "A container metric is a Prometheus metric name (`http_requests_total`), `errors` may add a selector (`http_requests_total{code=~\"5..\"}`); the port is a number or `http`.")
+MONITORING_EMPTY = _code("M013", "monitoring-empty", "monitoring declares neither an SLO nor an evaluation: nothing would be watched.")
+SLO_UNALERTABLE = _code("M015", "slo-unalertable", "An objective so low that the fastest burn-rate alert needs an error ratio above 100%: that alert could never fire.")
+MONITORING_LABELS = _code("M014", "monitoring-labels", "monitoring.selectorLabels and dashboardLabels are Kubernetes labels: qualified names and values of at most 63 characters.")
 
 # Warnings
 UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)

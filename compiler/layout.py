@@ -8,6 +8,7 @@
       model-cards/<team>/<project>.md    reviewer-facing Markdown
       promotion/history.json             every digest each environment has pinned (only grows)
       kfp/<team>/<project>/pipeline.yaml raw KFP IR (for `kfp` users; never synced)
+      kfp/<team>/<project>/monitor-<serving>.yaml   a continuous evaluation's IR
       deploy/                            the only directory Argo CD reads: Kubernetes objects only
         argocd/                          AppProjects and Applications (synced into the Argo CD namespace)
         platform/<env>/                  team namespaces of that environment (a platform Application)
@@ -36,6 +37,11 @@ def namespace(team: str, env: str) -> str:
 
 def kfp_ir_path(team: str, project: str) -> str:
     return f"kfp/{team}/{project}/pipeline.yaml"
+
+
+def kfp_monitor_ir_path(team: str, project: str, serving: str) -> str:
+    """A serving target's continuous evaluation pipeline (`monitoring.evaluate`)."""
+    return f"kfp/{team}/{project}/monitor-{serving}.yaml"
 
 
 def pipelines_dir(team: str, project: str) -> str:

@@ -187,10 +187,25 @@ def _project_keys(root: Path) -> list[str]:
     return sorted(f"{p.parent.name}/{p.stem}" for p in (root / "specs").glob("*/*.yaml"))
 
 
+def _monitor_keys(root: Path) -> list[str]:
+    """`<team>/<project>#monitor-<serving>` for each serving target with monitoring.evaluate."""
+    keys = []
+    for path in sorted((root / "specs").glob("*/*.yaml")):
+        spec = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("spec") or {}
+        for serving, target in sorted((spec.get("serving") or {}).items()):
+            if (target.get("monitoring") or {}).get("evaluate"):
+                keys.append(f"{path.parent.name}/{path.stem}#monitor-{serving}")
+    return keys
+
+
 EDGE_KEYS = sorted(f"{Path(p).parent.name}/{Path(p).stem}" for p in EDGE_FILES if p.startswith("specs/"))
 PROJECTS = ([("bundled", k) for k in _project_keys(REPO)] + [("examples", k) for k in _project_keys(EXAMPLES)]
             + [("edge", k) for k in EDGE_KEYS])
 PROJECT_IDS = [f"{corpus}:{key}" for corpus, key in PROJECTS]
+# Continuous evaluations are pipelines of their own, held to the same conformance tests.
+MONITORS = [("bundled", k) for k in _monitor_keys(REPO)] + [("examples", k) for k in _monitor_keys(EXAMPLES)]
+PIPELINES = PROJECTS + MONITORS
+PIPELINE_IDS = PROJECT_IDS + [f"{corpus}:{key}" for corpus, key in MONITORS]
 
 
 @dataclass
@@ -206,6 +221,7 @@ class Emitted:
     pipeline: dict  # the Pipeline object
     version: dict  # the PipelineVersion object
     paths: list  # the output paths of its documents
+    monitor: str | None = None  # the serving target, for a continuous evaluation's pipeline
 
     @property
     def spec(self) -> dict:
@@ -236,15 +252,20 @@ def emit_repository(root: Path, out: Path) -> dict[str, Emitted]:
     emitted = {}
     for project in checked.projects:
         mine = [d for d in documents if d.owner == project.key]
-        ir_doc = next(d for d in mine if d.path.startswith("kfp/"))
-        text = serialize(ir_doc).decode("utf-8")
-        path = out / ir_doc.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        objects = {d.content["kind"]: d.content for d in mine if d.path.startswith("deploy/")}
-        emitted[project.key] = Emitted(project.key, project, checked, path, text,
-                                       list(yaml.safe_load_all(text)), objects["Pipeline"],
-                                       objects["PipelineVersion"], [d.path for d in mine])
+        for ir_doc in (d for d in mine if d.path.startswith("kfp/")):
+            text = serialize(ir_doc).decode("utf-8")
+            path = out / ir_doc.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            ir_documents = list(yaml.safe_load_all(text))
+            name = ir_documents[0]["pipelineInfo"]["name"]
+            objects = [d for d in mine if d.path.startswith("deploy/")
+                       and name in (d.content["metadata"]["name"], d.content["spec"].get("pipelineName"))]
+            by_kind = {d.content["kind"]: d.content for d in objects}
+            monitor = ir_doc.path.rpartition("/monitor-")[2].removesuffix(".yaml") if "/monitor-" in ir_doc.path else None
+            key = project.key if monitor is None else f"{project.key}#monitor-{monitor}"
+            emitted[key] = Emitted(key, project, checked, path, text, ir_documents, by_kind["Pipeline"],
+                                   by_kind["PipelineVersion"], [ir_doc.path] + [d.path for d in objects], monitor)
     return emitted
 
 

@@ -137,7 +137,8 @@ def _release_component(serving: str, key: str, model: MLProject, metric_inputs: 
         for name in sorted(spec.evaluations):
             args += ["--code", f"{name}={spec.evaluations[name].code.commit}"]
         for name in sorted(spec.sources):
-            args += ["--source", f"{name}={spec.sources[name].version}"]
+            if spec.sources[name].version != "live":  # read only by continuous evaluations
+                args += ["--source", f"{name}={spec.sources[name].version}"]
         args += ["--pipeline-version", version, "--run", dsl.PIPELINE_JOB_ID_PLACEHOLDER,
                  "--output", values["evidence"].path]
         if gitops is not None:
@@ -177,6 +178,8 @@ def build_pipeline(model: MLProject, upstreams: dict[str, ir.Upstream], *, pipel
         artifacts = {}
         for name in sorted(spec.sources):
             source = spec.sources[name]
+            if source.version == "live":  # read only by continuous evaluations
+                continue
             metadata = {"version": str(source.version), **({"format": source.format} if source.format else {})}
             task = dsl.importer(artifact_uri=source.uri, artifact_class=Dataset, metadata=metadata)
             task.set_display_name(name)

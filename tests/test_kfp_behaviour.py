@@ -244,6 +244,8 @@ def test_compile_writes_both_forms_for_every_bundled_project():
         documents = list(yaml.safe_load_all((generated / "kfp" / team / name / "pipeline.yaml").read_text()))
         assert documents[0]["pipelineInfo"]["name"] == f"{team}-{name}"
         objects = [yaml.safe_load(p.read_text()) for p in sorted((generated / "deploy/pipelines" / team / name).iterdir())]
+        # beside it, continuous evaluations' `<team>-<project>-<serving>-monitor` pipelines
+        objects = [o for o in objects if f"{team}-{name}" in (o["metadata"]["name"], o["spec"].get("pipelineName"))]
         assert [o["kind"] for o in objects] == ["Pipeline", "PipelineVersion"]
         assert objects[1]["spec"]["pipelineSpec"] == documents[0]
     # Argo CD reads only deploy/: a YAML with apiVersion, kind and metadata elsewhere would not

@@ -313,15 +313,24 @@ def recs_evidence(tmp_path: Path, run: str = "run-0007") -> Path:
 
 
 def test_a_target_without_a_release_gets_its_release_lines_added(remote, tmp_path):
-    """merchant-recs lists staging with no release yet: the lines are added, in the file's style."""
-    result = propose(tmp_path, recs_evidence(tmp_path), f"file://{remote}")
-    assert result.code == 0, result.err
-    branch = "mlopsc/release/growth-merchant-recs-recs-api-run-0007"
+    """recs-api's staging without a release: the lines are added, in the file's style."""
     spec = "specs/growth/merchant-recs.yaml"
+    work = checkout(remote, "main", tmp_path / "w")
+    text = (work / spec).read_text()
+    start = text.index("          release:\n", text.index("recs-api:"))
+    end = text.index("          replicas:", start)
+    (work / spec).write_text(text[:start] + text[end:])
+    assert run_mlopsc("compile", cwd=work).code == 0
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "recs-api: nothing released to staging yet")
+    git(work, "push", "-q", "origin", "main")
+    result = propose(tmp_path, recs_evidence(tmp_path, run="run-0008"), f"file://{remote}")
+    assert result.code == 0, result.err
+    branch = "mlopsc/release/growth-merchant-recs-recs-api-run-0008"
     old, new = git(remote, "show", f"main:{spec}"), git(remote, "show", f"{branch}:{spec}")
-    added = ["          release:", "            uri: s3://growth-models/recs/run-0007/",
+    added = ["          release:", "            uri: s3://growth-models/recs/run-0008/",
              "            digest: sha256:" + "07" * 32,
-             "            evidence: evidence/growth/merchant-recs/run-0007.json"]
+             "            evidence: evidence/growth/merchant-recs/run-0008.json"]
     new_lines, old_lines = new.splitlines(), old.splitlines()
     at = new_lines.index(added[0])
     assert new_lines[at:at + 4] == added  # four lines, together, under staging's last line...

@@ -109,7 +109,7 @@ def test_codes_are_well_formed_and_distinct():
     names = [entry.name for entry in CATALOGUE.values()]
     assert len(names) == len(set(names))
     for code, entry in CATALOGUE.items():
-        assert re.fullmatch(r"[YSNRPGKEWO]\d{3}", code), code
+        assert re.fullmatch(r"[YSNRPGKEWOM]\d{3}", code), code
         assert entry.code == code
         assert re.fullmatch(r"[a-z0-9-]+", entry.name), entry.name
         assert entry.summary.endswith(".") and len(entry.summary) > 20, code

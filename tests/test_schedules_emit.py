@@ -35,6 +35,9 @@ def test_the_bundled_schedules_become_records_with_kfp_cron():
         ("growth", "growth-merchant-segments", "growth-merchant-segments", "0 30 2 * * *", "growth-pipelines"),  # nightly
         ("payments", "payments-dispute-triage", "payments-dispute-triage", "0 0 22 * * SUN", "payments-pci-pipelines"),
         ("risk", "risk-fraud-detection", "risk-fraud-detection", "0 0 3 * * 1", "risk-pipelines"),  # weekly
+        # fraud-api's continuous evaluation, daily (monitoring.evaluate.schedule)
+        ("risk", "risk-fraud-detection-fraud-api-monitor", "risk-fraud-detection-fraud-api-monitor", "0 0 6 * * *",
+         "risk-pipelines"),
     ]
     for r in records:
         assert (r["maxConcurrency"], r["noCatchup"]) == (1, True)
@@ -196,7 +199,8 @@ def test_the_reconcilers_job_name_must_fit_a_label(example_repo):
 def test_the_committed_configmaps_hold_the_bundled_schedules(team):
     path = REPO / "generated" / layout.schedules_dir(team) / f"configmap-mlopsc-schedules-{team}.yaml"
     data = json.loads(yaml.safe_load(path.read_text())["data"]["schedules.json"])
-    assert [r["cron"] for r in data["schedules"]] == {"risk": ["0 0 3 * * 1"], "growth": ["0 30 2 * * *"]}[team]
+    assert [r["cron"] for r in data["schedules"]] == {"risk": ["0 0 3 * * 1", "0 0 6 * * *"],
+                                                                 "growth": ["0 30 2 * * *"]}[team]
 
 
 def test_synced_files_spell_every_object_out():

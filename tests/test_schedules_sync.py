@@ -338,15 +338,17 @@ def mounted_configmap(team: str, dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("team, pipeline, cron", [("risk", "risk-fraud-detection", "0 0 3 * * 1"),
-                                                  ("growth", "growth-merchant-segments", "0 30 2 * * *")])
-def test_the_bundled_configmaps_drive_the_reconciler(kfp, tmp_path, team, pipeline, cron):
+@pytest.mark.parametrize("team, schedules", [
+    ("risk", [("risk-fraud-detection", "0 0 3 * * 1"), ("risk-fraud-detection-fraud-api-monitor", "0 0 6 * * *")]),
+    ("growth", [("growth-merchant-segments", "0 30 2 * * *")])])
+def test_the_bundled_configmaps_drive_the_reconciler(kfp, tmp_path, team, schedules):
     mount = mounted_configmap(team, tmp_path / "mount")
-    kfp.add_pipeline(pipeline, team)
+    for pipeline, _ in schedules:
+        kfp.add_pipeline(pipeline, team)
     result = sync(kfp, mount, cwd=tmp_path)
     assert result.code == 0, result.err
     runs = kfp.runs_in(team)
-    assert [(r["display_name"], r["trigger"]["cron_schedule"]["cron"]) for r in runs] == [(pipeline, cron)]
+    assert sorted((r["display_name"], r["trigger"]["cron_schedule"]["cron"]) for r in runs) == schedules
     assert sync(kfp, mount, cwd=tmp_path).code == 0 and kfp.writes() == []
 
 

@@ -2,7 +2,8 @@
 
 - every core object validates with kubernetes-validate in strict mode for Kubernetes 1.33 (the
   schedule reconciler's ConfigMap, ServiceAccount, Job and NetworkPolicy included);
-- every InferenceService, Application and AppProject validates strictly against ../shared/crds;
+- every InferenceService, Application, AppProject, ServiceMonitor, PodMonitor and PrometheusRule
+  validates strictly against ../shared/crds;
 - synced directories hold only Kubernetes objects, one per file, named by kind and name;
 - every pod meets Pod Security `restricted` and has requests and limits on every container.
 
@@ -19,7 +20,7 @@ from crd_schema import validate_strict
 from test_serving_variants import VARIANTS, compiled, objects_of
 
 KUBERNETES_VERSION = "1.33"
-CRD_GROUPS = ("serving.kserve.io", "argoproj.io", "pipelines.kubeflow.org")
+CRD_GROUPS = ("serving.kserve.io", "argoproj.io", "pipelines.kubeflow.org", "monitoring.coreos.com")
 MINE = ("deploy/serving/", "deploy/platform/", f"{layout.ARGOCD_DIR}/", "deploy/schedules/")
 
 

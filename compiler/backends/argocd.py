@@ -35,9 +35,10 @@ CASCADE_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # by Argo CD even if someone committed it into a synced directory by hand.
 TEAM_KINDS = [("", "ConfigMap"), ("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"),
               ("batch", "Job"),
-              ("autoscaling", "HorizontalPodAutoscaler"), ("networking.k8s.io", "NetworkPolicy"),
-              ("pipelines.kubeflow.org", "Pipeline"), ("pipelines.kubeflow.org", "PipelineVersion"),
-              ("serving.kserve.io", "InferenceService")]
+              ("autoscaling", "HorizontalPodAutoscaler"), ("monitoring.coreos.com", "PodMonitor"),
+              ("monitoring.coreos.com", "PrometheusRule"), ("monitoring.coreos.com", "ServiceMonitor"),
+              ("networking.k8s.io", "NetworkPolicy"), ("pipelines.kubeflow.org", "Pipeline"),
+              ("pipelines.kubeflow.org", "PipelineVersion"), ("serving.kserve.io", "InferenceService")]
 # Sync waves inside the root Application: projects before the Applications that name them,
 # namespaces (platform Applications) before the team Applications that deploy into them.
 WAVE_PROJECTS, WAVE_PLATFORM, WAVE_TEAMS, WAVE_SCHEDULES = "-2", "-1", "0", "1"

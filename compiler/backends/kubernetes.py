@@ -34,6 +34,7 @@ from ..frontend.loader import LoadedProject
 from ..frontend.models import ContainerRuntime, Release, Resources, SecretRef, ServingEnvironment, ServingTarget
 from ..middle import refs
 from ..middle.check import CheckedRepository
+from ..middle.monitoring import extra_metrics_port, has_slo, monitored_environments, scrape_ports
 from ..middle.quantity import canonical_quantity
 from ..middle.storage import StorageIdentity, resolve_storage
 from .. import layout
@@ -234,6 +235,10 @@ class _Builder:
         else:
             ingress = [k.V1NetworkPolicyIngressRule(_from=[namespace_peer(ingress_namespace)],
                                                     ports=tcp(*serving_ports(t)))]
+        if has_slo(t.spec) and t.env in monitored_environments(self.config, t.spec):
+            # Prometheus scrapes the SLIs' metrics (docs/MONITORING.md).
+            ingress.append(k.V1NetworkPolicyIngressRule(_from=[namespace_peer(self.config.monitoring.namespace)],
+                                                        ports=tcp(*scrape_ports(self.config, t.spec))))
         dns = k.V1NetworkPolicyEgressRule(
             to=[k.V1NetworkPolicyPeer(
                 namespace_selector=k.V1LabelSelector(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
@@ -404,11 +409,14 @@ class _Builder:
                         min_replicas=low, max_replicas=high,
                         metrics=[k.V2MetricSpec(type="Resource", resource=k.V2ResourceMetricSource(
                             name=metric, target=k.V2MetricTarget(type="Utilization", average_utilization=target)))])))
+        service_ports = [k.V1ServicePort(name="http", protocol="TCP", port=SERVICE_PORT, target_port="http")]
+        if extra_metrics_port(t.spec):  # a ServiceMonitor scrapes it by this name
+            service_ports.append(k.V1ServicePort(name="metrics", protocol="TCP", port=extra_metrics_port(t.spec),
+                                                 target_port="metrics"))
         objects.append(k.V1Service(
             api_version="v1", kind="Service", metadata=self._meta(t, t.name),
             spec=k.V1ServiceSpec(type="ClusterIP", selector=t.selector,  # both tracks: pods share traffic
-                                 ports=[k.V1ServicePort(name="http", protocol="TCP", port=SERVICE_PORT,
-                                                        target_port="http")])))
+                                 ports=service_ports)))
         return objects
 
     def _container_pod(self, t: _Target, release: Release):
@@ -421,9 +429,12 @@ class _Builder:
                     secret_key_ref=k.V1SecretKeySelector(name=value.secret, key=value.key))))
             else:
                 env.append(k.V1EnvVar(name=name, value=_env_text(value)))
+        ports = [k.V1ContainerPort(name="http", container_port=runtime.port, protocol="TCP")]
+        if extra_metrics_port(t.spec):
+            ports.append(k.V1ContainerPort(name="metrics", container_port=extra_metrics_port(t.spec), protocol="TCP"))
         container = k.V1Container(
             name="server", image=runtime.image, command=runtime.command or None, args=runtime.args or None,
-            ports=[k.V1ContainerPort(name="http", container_port=runtime.port, protocol="TCP")],
+            ports=ports,
             env=env, resources=self.resources(t.serving.resources),
             readiness_probe=k.V1Probe(tcp_socket=k.V1TCPSocketAction(port="http")), **self.probes("http"),
             security_context=self.container_security_context(), volume_mounts=[self.tmp_mount()])

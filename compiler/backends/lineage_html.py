@@ -22,11 +22,12 @@ import networkx as nx
 
 from ..middle import refs
 from ..middle.check import CheckedRepository
+from ..middle.monitoring import monitor_pipeline_name, monitored_environments
 from . import Document
 from ..layout import LINEAGE_DIR
 
 PATH = f"{LINEAGE_DIR}/index.html"
-SHOWN_KINDS = ("source", "step", "artifact", "evaluation", "serving", "release")
+SHOWN_KINDS = ("source", "step", "artifact", "evaluation", "serving", "release", "monitor")
 
 NODE_W, NODE_H = 172, 46
 COL_W = 204  # node width plus the gap the edges curve through
@@ -73,6 +74,7 @@ class _Page:
         self.g: nx.DiGraph = checked.lineage.graph
         self.projects = checked.lineage.projects
         self.env_order = {env: i for i, env in enumerate(checked.config.environments)}
+        self.has_monitors = any(kind == "monitor" for _, kind in self.g.nodes(data="kind"))
 
     # -- the graph as shown: code, image and gate nodes folded into their owners ---------------------
     def shown_edges(self) -> list[tuple[str, str, str]]:
@@ -101,8 +103,9 @@ class _Page:
     def boxes(self) -> tuple[list[Box], int]:
         depth = self.depths()
         max_depth = max(depth.values(), default=0)
+        # Continuous evaluations (monitors) get a column after the releases, when there are any.
         column_of = {"source": 0, "evaluation": 2 * max_depth + 3, "serving": 2 * max_depth + 4,
-                     "release": 2 * max_depth + 5}
+                     "release": 2 * max_depth + 5, "monitor": 2 * max_depth + 6}
         result = []
         for nid in sorted(self.g.nodes):
             data = self.g.nodes[nid]
@@ -119,7 +122,7 @@ class _Page:
             title, subtitle, css = self.describe(nid, data)
             result.append(Box(nid, kind, data["team"], data["project"], title, subtitle, column, css=css,
                               details=self.details(nid, data)))
-        return result, 2 * max_depth + 6
+        return result, 2 * max_depth + 6 + (1 if self.has_monitors else 0)
 
     def describe(self, nid: str, d: dict) -> tuple[str, str, str]:
         kind = d["kind"]
@@ -136,6 +139,8 @@ class _Page:
         if kind == "serving":
             runtime = f"KServe {d['format']}" if d.get("format") else "container"
             return d["label"], runtime, ""
+        if kind == "monitor":
+            return d["label"], f"{d['evaluation']} · {d['schedule']}", ""
         if d.get("canary"):
             return d["environment"], f"canary {d['percent']}% · {_digest(d.get('digest'))[7:15]}", "canary"
         return d["environment"], _digest(d.get("digest")), ""
@@ -171,6 +176,13 @@ class _Page:
                 rows.append(("runtime", f"container {target.runtime.container.image}"))
             rows += [("model", target.model), ("gated by", ", ".join(target.gates) or "nothing (ungated)")]
             rows.append(("environments", ", ".join(target.environments) or "none"))
+        elif kind == "monitor":
+            target_name = local.split(".")[1]
+            team, name = project_key.split("/", 1)
+            rows += [("evaluation", d["evaluation"]), ("schedule", f"{d['schedule']} (UTC)"),
+                     ("pipeline", monitor_pipeline_name(team, name, target_name)),
+                     ("watches", ", ".join(monitored_environments(self.checked.config, spec.serving[target_name]))
+                      or "nothing yet")]
         elif kind == "release":
             rows += [("environment", d["environment"]), ("model uri", d.get("uri", "")),
                      ("digest", d.get("digest", ""))]
@@ -243,11 +255,13 @@ class _Page:
         bands, height = self.place(boxes, edges)
         by_id = {b.id: b for b in boxes}
         width = LEFT * 2 + columns * COL_W - (COL_W - NODE_W)
-        depth_cols = columns - 4
+        last = columns - 1 - (1 if self.has_monitors else 0)  # the releases' column
+        depth_cols = last - 3
         stages = [("Sources", 0, 0)]
         stages.append(("Training — steps and their artifacts", 1, depth_cols))
-        stages += [("Evaluations", columns - 3, columns - 3), ("Serving", columns - 2, columns - 2),
-                   ("Releases", columns - 1, columns - 1)]
+        stages += [("Evaluations", last - 2, last - 2), ("Serving", last - 1, last - 1), ("Releases", last, last)]
+        if self.has_monitors:
+            stages.append(("Monitors", last + 1, last + 1))
         stage_heads = [{"label": label, "x": LEFT + first * COL_W,
                         "width": (last - first) * COL_W + NODE_W} for label, first, last in stages]
         edge_rows = []

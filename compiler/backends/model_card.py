@@ -16,6 +16,8 @@ from ..frontend.history import HistoryEntry
 from ..frontend.loader import LoadedProject
 from ..middle import promotion
 from ..middle.check import CheckedRepository
+from ..middle.monitoring import (BURN_ALERTS, cron_interval_seconds, dashboard_uid, monitor_pipeline_name,
+                                 monitored_environments, slo_lines)
 from ..middle.rules.evidence import format_value, release_gates
 from ..middle.storage import pipeline_service_account, resolve_storage
 from ..layout import namespace
@@ -104,7 +106,7 @@ def _serving(checked: CheckedRepository, project: LoadedProject, name: str,
                                           "annotations": sorted(identity.annotations.items()),
                                           "secrets": list(identity.secrets)}})
     return {"name": name, "model": target.model, "runtime": runtime, "gates": list(target.gates),
-            "environments": environments,
+            "environments": environments, "monitoring": _monitoring(checked, project, name, target),
             "history": [{"seq": e.seq, "environment": e.environment, "role": e.role, "digest": e.digest,
                          "evidence": e.evidence} for e in reversed(ours)]}
 
@@ -134,3 +136,28 @@ def _origin(ours: list[HistoryEntry], env: str, source: str | None, digest: str,
         return f"{text}, promoted from {source}"
     run = f"pipeline run `{record.lineage.run}`" if record.lineage.run else "the pipeline"
     return f"{text}, released by {run}"
+
+
+def _monitoring(checked: CheckedRepository, project: LoadedProject, name: str, target) -> dict | None:
+    """SLOs per watched environment, the alerts' windows and the continuous evaluation, if any."""
+    if target.monitoring is None:
+        return None
+    config, meta = checked.config, project.model.metadata
+    envs = monitored_environments(config, target)
+    window = config.monitoring.window
+    alerts = {severity: " or ".join(f"{int(a.budget_share * 100)}% of the budget burns in {a.long} (checked over {a.short} too)"
+                                    for a in BURN_ALERTS if a.severity == severity)
+              for severity in ("page", "ticket")}
+    evaluate = target.monitoring.evaluate
+    evaluation = None
+    if evaluate is not None:
+        late = 2 * cron_interval_seconds(evaluate.schedule)
+        evaluation = {"evaluation": evaluate.evaluation, "schedule": evaluate.schedule,
+                      "inputs": sorted(evaluate.inputs.items()),
+                      "pipeline": monitor_pipeline_name(meta.team, meta.name, name),
+                      "late": f"{late // 3600} hours" if late % 86400 else f"{late // 86400} days"}
+    return {"environments": envs, "window": window, "alerts": alerts,
+            "slos": [{"sli": sli, "what": what, "objective": format(objective, "g")}
+                     for sli, what, objective in slo_lines(target)],
+            "dashboards": [(env, f"/d/{dashboard_uid(meta.team, meta.name, name, env)}") for env in envs],
+            "evaluate": evaluation}

@@ -1,4 +1,6 @@
 """`mlopsc evidence write`: the pipeline's release task writes the evidence of a blessed model.
+`mlopsc evidence report`: a continuous evaluation pushes its metrics and gate outcomes to the
+Pushgateway (docs/MONITORING.md), with prometheus_client (imported only by that action).
 
 It runs inside the pipeline (image: config.kubeflow.releaseImage), after every gate passed, with
 the run's metrics, the model's uri and digest and the lineage the KFP back end passes in; it reads
@@ -49,6 +51,25 @@ def add_parser(sub) -> None:
 
     add_propose_options(w)
     w.set_defaults(run=run)
+
+    r = actions.add_parser("report", help="push a continuous evaluation's metrics and gate outcomes "
+                                          "to a Prometheus Pushgateway")
+    r.add_argument("--evidence", required=True, type=Path, metavar="PATH",
+                   help="the evidence record to report (written first when --project is given)")
+    r.add_argument("--environment", required=True, metavar="ENV", help="the environment evaluated")
+    r.add_argument("--pushgateway", required=True, metavar="URL", help="e.g. http://prometheus-pushgateway.monitoring.svc:9091")
+    r.add_argument("--gate", action="append", default=[], metavar="GATE",
+                   help="a gate to report the outcome of, `<metric> <op> <number>` (repeatable)")
+    r.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="of the push (default 30)")
+    # What the monitor pipeline's report task also passes: write the evidence record, then push it.
+    r.add_argument("--project", metavar="TEAM/PROJECT")
+    r.add_argument("--serving", metavar="NAME")
+    r.add_argument("--model-uri", metavar="URI")
+    r.add_argument("--model-digest", metavar="sha256:HEX")
+    r.add_argument("--metric", action="append", default=[], metavar="NAME=VALUE")
+    r.add_argument("--pipeline-version", metavar="NAME")
+    r.add_argument("--run", dest="run_id", metavar="RUN_ID")
+    r.set_defaults(run=run_report, code=[], source=[], model_path=None)
 
 
 def model_digest(path: Path) -> str:
@@ -141,3 +162,73 @@ def run(args: argparse.Namespace) -> int:
     from .release import propose
 
     return propose(args, output, args.propose_to, args.revision)
+
+
+# -------------------------------------------------------------------------------- evidence report
+REPORT_JOB = "mlopsc-evaluation"  # the Pushgateway job; the PrometheusRule alerts select it
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from ..files import UnsafeFile, read_inside
+    from ..frontend.evidence import Evidence
+    from ..middle.gates import parse_gate
+
+    gates = []
+    for text in args.gate:
+        gate = parse_gate(text)
+        if gate is None:
+            raise UsageError(f"--gate {text!r} is not `<metric> <op> <number>`")
+        gates.append(gate)
+    if not re.match(r"^https?://[^/\s]+", args.pushgateway):
+        raise UsageError(f"--pushgateway {args.pushgateway!r} is not an http:// or https:// URL")
+    path = args.evidence if args.evidence.is_absolute() else args.root / args.evidence
+    if args.project is not None:
+        missing = [f"--{n.replace('_', '-')}" for n in ("serving", "model_uri", "model_digest", "pipeline_version")
+                   if getattr(args, n) is None] + (["--run"] if args.run_id is None else [])
+        if missing:
+            raise UsageError(f"--project writes the evidence record first: it needs {', '.join(missing)} too")
+        record = build_record(args)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {str(args.evidence)!r}: {exc.strerror or exc}") from None
+        evidence = Evidence.model_validate(record)
+    else:
+        try:
+            raw = read_inside(path.parent, path.name, limit=1 << 20)
+            evidence = Evidence.model_validate(json.loads(raw.decode("utf-8")))
+        except UnsafeFile as exc:
+            raise UsageError(f"--evidence {str(args.evidence)!r} {exc.reason}") from None
+        except (UnicodeDecodeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise UsageError(f"--evidence {str(args.evidence)!r} is not an evidence record: "
+                             f"{str(exc).splitlines()[0]}") from None
+    team, _, project = evidence.project.partition("/")
+    grouping = {"team": team, "project": project, "serving": evidence.serving, "environment": args.environment}
+
+    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway  # 0.2 s: only here
+
+    registry = CollectorRegistry()
+    metric = Gauge("mlopsc_evaluation_metric", "A metric of the latest continuous evaluation of the model in service",
+                   ["metric"], registry=registry)
+    for name, value in sorted(evidence.metrics.items()):
+        metric.labels(metric=name).set(value)
+    passed = Gauge("mlopsc_evaluation_gate_passed", "1 if the latest continuous evaluation passed the gate, else 0 "
+                   "(a gate on a metric the evaluation did not report fails)", ["gate", "metric"], registry=registry)
+    outcomes = []
+    for gate in gates:
+        value = evidence.metrics.get(gate.metric)
+        ok = value is not None and gate.passes(value)
+        passed.labels(gate=str(gate), metric=gate.metric).set(1 if ok else 0)
+        outcomes.append(f"{gate}: {'passed' if ok else 'FAILED'} ({'no value' if value is None else format(value, 'g')})")
+    try:
+        push_to_gateway(args.pushgateway, job=REPORT_JOB, registry=registry, grouping_key=grouping,
+                        timeout=args.timeout)
+    except OSError as exc:  # URLError, HTTPError, timeouts and refused connections are all OSErrors
+        print(f"mlopsc: error: could not push to {args.pushgateway}: {exc}", file=sys.stderr)
+        return 1
+    print(f"mlopsc: reported {len(evidence.metrics)} metric(s) and {len(gates)} gate(s) of {evidence.project} "
+          f"{evidence.serving} in {args.environment} to {args.pushgateway}", file=sys.stderr)
+    for line in outcomes:
+        print(f"  {line}", file=sys.stderr)
+    return 0

@@ -516,9 +516,32 @@ def _describe_generic(before: dict | None, after: dict | None) -> list[str]:
     return _other_changes(before, after, set())
 
 
-_DESCRIBERS = {"InferenceService": _describe_isvc, "Deployment": _describe_deployment,
-               "HorizontalPodAutoscaler": _describe_hpa, "ServiceAccount": _describe_service_account,
-               "Pipeline": _describe_pipeline, "PipelineVersion": _describe_pipeline_version,
+def _describe_prometheus_rule(before: dict | None, after: dict | None) -> list[str]:
+    """Monitoring as the spec says it: SLOs and the continuous evaluation, from the rule's annotations."""
+    def watched(obj: dict | None) -> dict[str, str]:
+        annotations = _get(obj, "metadata", "annotations") or {} if obj else {}
+        try:
+            found = {f"SLO {k}": v for k, v in json.loads(annotations.get("mlopsc.dev/slos", "{}")).items()}
+        except ValueError:
+            found = {}
+        if annotations.get("mlopsc.dev/continuous-evaluation"):
+            found["continuous evaluation"] = annotations["mlopsc.dev/continuous-evaluation"]
+        return found
+
+    old, new = watched(before), watched(after)
+    if before is None:
+        return [f"starts watching: {k} {v}" for k, v in sorted(new.items())] or ["appears"]
+    if after is None:
+        return [f"stops watching: {k} {v}" for k, v in sorted(old.items())] or ["goes"]
+    lines = [f"{k}: {old.get(k, 'none')} → {new.get(k, 'none')}" for k in sorted(set(old) | set(new))
+             if old.get(k) != new.get(k)]
+    return lines or _other_changes(before, after, set())
+
+
+_DESCRIBERS = {"PrometheusRule": _describe_prometheus_rule, "InferenceService": _describe_isvc,
+               "Deployment": _describe_deployment, "HorizontalPodAutoscaler": _describe_hpa,
+               "ServiceAccount": _describe_service_account, "Pipeline": _describe_pipeline,
+               "PipelineVersion": _describe_pipeline_version,
                "Application": _describe_application}
 
 

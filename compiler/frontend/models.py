@@ -175,6 +175,22 @@ class Accelerators(_Spec):
     are names like `nvidia-l4`; `nvidia.com/gpu.product` with NVIDIA's GPU feature discovery)."""
 
 
+class Monitoring(_Spec):
+    """How served models are watched (docs/MONITORING.md): Prometheus, its operator, Grafana."""
+
+    selectorLabels: dict[str, str] = Field(default_factory=dict, examples=[{"release": "prometheus"}])
+    """Labels on every PrometheusRule, ServiceMonitor and PodMonitor, so the platform's Prometheus
+    selects them (kube-prometheus-stack selects `release: <helm release>`)."""
+    dashboardLabels: dict[str, str] = Field(default_factory=lambda: {"grafana_dashboard": "1"})
+    """Labels on dashboard ConfigMaps (Grafana's dashboard sidecar loads `grafana_dashboard: "1"`)."""
+    window: str = Field(default="30d", examples=["30d", "28d"])
+    """SLO window: the period each error budget is spent over, e.g. `30d` or `28d`."""
+    pushgateway: str | None = Field(default=None, examples=["http://prometheus-pushgateway.monitoring.svc:9091"])
+    """Pushgateway URL continuous evaluations report to; required when a serving target has `monitoring.evaluate`."""
+    namespace: str = "monitoring"
+    """Namespace Prometheus runs in: serving NetworkPolicies admit its scrapes of the metrics port."""
+
+
 def _default_environments() -> dict[str, Environment]:
     return {"staging": Environment(), "production": Environment(promotesFrom="staging")}
 
@@ -205,6 +221,8 @@ class Repository(_Spec):
     """Storage identity of every team's serving and pipeline runs (teams and environments may override it)."""
     security: Security = Field(default_factory=Security)
     """The numeric user and group serving pods run as; a serving target may override them."""
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    """SLO alerts, dashboards and continuous evaluation settings."""
 
 
 # ----------------------------------------------------------------------------------- MLProject
@@ -229,7 +247,7 @@ class Source(_Spec):
     version: str | StrictInt | float = Field(examples=[
         "2026-11-01", "sha256:c9cbc74a5d80acf9bf160e202da5e3f32d1cd9a83a091316a2553c89ba2eb38c",
         "git:64c6b3587f843e585763a3397de11dd335e81a5e"])
-    """The exact snapshot read: a snapshot id (e.g. `2026-11-01`), `sha256:<64 hex>` or `git:<40 hex>`; never `latest`."""
+    """The exact snapshot read: a snapshot id (e.g. `2026-11-01`), `sha256:<64 hex>` or `git:<40 hex>`; never `latest`. `live` (what is there at run time) only for a source read by nothing but `monitoring.evaluate.inputs`."""
     format: str | None = None
     """Data format, e.g. `parquet`."""
     pii: bool = False
@@ -378,6 +396,21 @@ class KServeRuntime(_Spec):
     """Inference protocol."""
 
 
+class ContainerMetrics(_Spec):
+    """The Prometheus metrics a container server exports, to measure its SLIs."""
+
+    requests: str | None = Field(default=None, examples=["http_requests_total"])
+    """Counter of every request served (for availability)."""
+    errors: str | None = Field(default=None, examples=['http_requests_total{code=~"5.."}', "http_errors_total"])
+    """Counter of failed requests: a metric name, or a selector over the requests counter."""
+    latency: str | None = Field(default=None, examples=["http_request_duration_seconds"])
+    """Histogram of request durations (its base name; seconds, or milliseconds if it ends in `_milliseconds`)."""
+    port: StrictInt | str | None = Field(default=None, examples=[9090, "http"])
+    """Port serving the metrics: a number, or `http` for the server's port (the default)."""
+    path: str = "/metrics"
+    """HTTP path of the metrics."""
+
+
 class ContainerRuntime(_Spec):
     """Serve with your own HTTP server image (Deployment, Service and HPA)."""
 
@@ -391,6 +424,8 @@ class ContainerRuntime(_Spec):
     """Arguments."""
     env: dict[str, EnvValue] = Field(default_factory=dict)
     """Environment variables: a literal, or `{secret: <name>, key: <key>}`."""
+    metrics: ContainerMetrics | None = None
+    """The server's Prometheus metrics; needed for any SLO of this target."""
 
 
 class Runtime(_Spec):
@@ -400,6 +435,46 @@ class Runtime(_Spec):
     """A KServe model server for a standard format."""
     container: ContainerRuntime | None = None
     """Your own server image."""
+
+
+class LatencySLO(_Spec):
+    """A share of requests that must be answered within a threshold."""
+
+    threshold: str = Field(examples=["250ms", "1s"])
+    """The duration a request must finish within, e.g. `250ms` or `1s`."""
+    objective: StrictInt | float = Field(examples=[99, 99.5])
+    """Percent of requests within the threshold, between 0 and 100 (exclusive)."""
+
+
+class SLO(_Spec):
+    """Service level objectives over `monitoring.window` of mlopsc.yaml."""
+
+    availability: StrictInt | float | None = Field(default=None, examples=[99.9])
+    """Percent of requests answered without a server error, between 0 and 100 (exclusive)."""
+    latency: LatencySLO | None = None
+    """Percent of requests answered within a threshold."""
+
+
+class Evaluate(_Spec):
+    """Continuous evaluation: an evaluation's code run on the model in service, on a schedule."""
+
+    evaluation: str
+    """An evaluation of this project: its image, code, metrics and gates."""
+    schedule: str = Field(examples=["0 6 * * *"])
+    """When to evaluate: a 5-field cron expression (UTC)."""
+    inputs: dict[str, str] = Field(default_factory=dict)
+    """Replaces the evaluation's inputs by name, e.g. `{test: sources.recent-traffic}`."""
+
+
+class ServingMonitoring(_Spec):
+    """What is watched about a serving target once it is released."""
+
+    environments: list[str] | None = None
+    """Environments to watch; default: every environment where the target has a release."""
+    slo: SLO = Field(default_factory=SLO)
+    """Availability and latency objectives, each with page and ticket alerts."""
+    evaluate: Evaluate | None = None
+    """Continuous evaluation of the model in service."""
 
 
 class ServingTarget(_Spec):
@@ -415,6 +490,8 @@ class ServingTarget(_Spec):
     """Per environment of mlopsc.yaml: the release, replicas and resources."""
     security: TargetSecurity | None = None
     """The user and group this target's pods run as; unset: mlopsc.yaml's `security`."""
+    monitoring: ServingMonitoring | None = None
+    """SLOs, alerts, dashboards and continuous evaluation (docs/MONITORING.md)."""
 
 
 class ProjectSpec(_Spec):

@@ -6,6 +6,8 @@ Edges point downstream, the way data flows:
   code ──built-from──▶ step       image ──runs-image──▶ step
   model artifact ──evaluates──▶ evaluation ──produces──▶ gate ──gated-by──▶ serving
   model artifact ──serves──▶ serving ──releases──▶ release (one per environment, and canary)
+  serving ──monitored-by──▶ monitor ◀──reads── source (continuous evaluation's inputs)
+  evaluation ──runs──▶ monitor (the evaluation whose code the monitor runs on the model in service)
 
 Building the graph resolves every reference, so unresolved references (R001/R004) and type
 mismatches (R002) are reported here, where the resolution happens.
@@ -25,8 +27,9 @@ from ..frontend.models import Evaluation, Step
 from . import refs
 from .gates import parse_gate
 
-NODE_KINDS = ("source", "code", "image", "step", "artifact", "evaluation", "gate", "serving", "release")
-EDGE_KINDS = ("reads", "produces", "built-from", "runs-image", "evaluates", "gated-by", "serves", "releases")
+NODE_KINDS = ("source", "code", "image", "step", "artifact", "evaluation", "gate", "serving", "release", "monitor")
+EDGE_KINDS = ("reads", "produces", "built-from", "runs-image", "evaluates", "gated-by", "serves", "releases",
+              "monitored-by", "runs")
 
 
 @dataclass
@@ -114,6 +117,10 @@ class _Builder:
                                environment=env, canary=canary, uri=rel.uri, digest=rel.digest,
                                evidence=rel.evidence,
                                percent=se.canary.percent if canary else None)
+            evaluate = target.monitoring.evaluate if target.monitoring else None
+            if evaluate is not None:
+                self._node(refs.monitor_id(p, name), "monitor", project, ("spec", "serving", name, "monitoring", "evaluate"),
+                           label=f"{name} monitor", evaluation=evaluate.evaluation, schedule=evaluate.schedule)
 
     # -- edges -------------------------------------------------------------------------------
     def _edge(self, a: str, b: str, kind: str, **attrs: Any) -> None:
@@ -166,6 +173,20 @@ class _Builder:
             for env, se in serving.environments.items():
                 self._edge(sid, refs.release_id(p, name, env), "releases")
                 self._edge(sid, refs.release_id(p, name, env, canary=True), "releases")
+            evaluate = serving.monitoring.evaluate if serving.monitoring else None
+            if evaluate is not None:
+                mid = refs.monitor_id(p, name)
+                self._edge(sid, mid, "monitored-by")
+                if evaluate.evaluation in spec.evaluations:
+                    self._edge(refs.evaluation_id(p, evaluate.evaluation), mid, "runs")
+                    inputs = {**spec.evaluations[evaluate.evaluation].inputs, **evaluate.inputs}
+                else:
+                    inputs = dict(evaluate.inputs)
+                for inp, text in sorted(inputs.items()):
+                    ref = refs.parse_ref(text)
+                    # Only sources feed a monitor (rule M004 reports anything else).
+                    if ref is not None and ref.source is not None and ref.project is None:
+                        self._edge(refs.source_id(p, ref.source), mid, "reads", input=inp, cross=False)
 
     def resolve(self, project: LoadedProject, text: Any, path: tuple, *, expect: str | None = None,
                 report: bool = True) -> str | None:

@@ -22,7 +22,7 @@ from . import refs
 
 # What the report lists per project, in this order; code, image and gate nodes are details of
 # the steps and evaluations they belong to.
-LISTED_KINDS = ("source", "step", "artifact", "evaluation", "serving")
+LISTED_KINDS = ("source", "step", "artifact", "evaluation", "serving", "monitor")
 
 
 def project_nodes(lineage: LineageGraph, project_key: str) -> set[str]:
@@ -121,7 +121,7 @@ class Impact:
                     counts[kind] += len(items)
         releases = sum(len(r) for t in self.teams for r in t.environments.values())
         names = {"source": "source", "step": "step", "artifact": "artifact",
-                 "evaluation": "evaluation", "serving": "serving target"}
+                 "evaluation": "evaluation", "serving": "serving target", "monitor": "continuous evaluation"}
         parts = [f"{n} {names[k]}{'s' if n != 1 else ''}" for k, n in counts.items() if n]
         if releases:
             parts.append(f"{releases} release{'s' if releases != 1 else ''}")
@@ -208,7 +208,7 @@ def _project_owners(lineage: LineageGraph | None) -> dict[str, list[str]]:
 
 # -- rendering -----------------------------------------------------------------------------------
 _HEADINGS = {"source": "sources", "step": "steps", "artifact": "artifacts", "evaluation": "evaluations",
-             "serving": "serving"}
+             "serving": "serving", "monitor": "monitors"}
 
 
 def _item(r: Reached) -> str:

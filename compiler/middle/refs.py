@@ -105,3 +105,8 @@ def container_part_id(p: str, section: str, name: str, part: str) -> str:
 
 def gate_id(p: str, evaluation: str, index: int) -> str:
     return node_id(p, f"evaluations.{evaluation}.gates.{index}")
+
+
+def monitor_id(p: str, serving: str) -> str:
+    """The continuous evaluation of a serving target (its `<…>-monitor` pipeline)."""
+    return node_id(p, f"serving.{serving}.monitor")

@@ -12,7 +12,8 @@ One record per schedule (LANGUAGE.md "Schedules"; docs/SCHEDULES.md):
 
 The back end writes each team's records into a ConfigMap that `mlopsc schedules sync` reads; the
 reconciler compares hashes to decide what changed, so the hash covers every field that reaches KFP.
-Sources of records: `spec.schedule` of every project with a pipeline; recurring runs run as the
+Sources of records: `spec.schedule` of every project with a pipeline and the schedule of every
+continuous evaluation (`monitoring.evaluate`); recurring runs run as the
 team's pipeline service account (mlopsc.yaml `storage`, compiler/middle/storage.py) when one is set.
 """
 
@@ -22,6 +23,7 @@ import hashlib
 import json
 
 from .. import layout
+from .monitoring import monitor_schedules
 from .storage import pipeline_service_account
 
 MAX_CONCURRENCY = 1
@@ -71,6 +73,9 @@ def _team_records(checked) -> list[tuple[str, dict]]:
         pipeline = layout.pipeline_name(meta.team, meta.name)
         found.append((meta.team, schedule_record(pipeline, pipeline, layout.kubeflow_namespace(config, meta.team),
                                                  spec.schedule, pipeline_service_account(config, meta.team))))
+    for team, _, pipeline, cron in monitor_schedules(checked):  # continuous evaluations
+        found.append((team, schedule_record(pipeline, pipeline, layout.kubeflow_namespace(config, team), cron,
+                                            pipeline_service_account(config, team))))
     return sorted(found, key=lambda tr: (tr[1]["namespace"], tr[1]["name"], tr[0]))
 
 

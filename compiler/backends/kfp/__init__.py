@@ -2,9 +2,12 @@
 
     generated/kfp/<team>/<project>/pipeline.yaml           the IR, as kfp's compiler writes it
                                                             (for `kfp` users; never synced)
+    generated/kfp/<team>/<project>/monitor-<serving>.yaml  a continuous evaluation's IR
     generated/deploy/pipelines/<team>/<project>/
       pipeline-<team>-<project>.yaml                        Pipeline
       pipelineversion-<team>-<project>-<hash>.yaml          PipelineVersion (immutable)
+      pipeline-<team>-<project>-<serving>-monitor.yaml      the same for each serving target with
+      pipelineversion-<…>-monitor-<hash>.yaml               `monitoring.evaluate` (docs/MONITORING.md)
 
 KFP's webhook refuses any change to an existing PipelineVersion, so its name carries a content
 hash: a changed pipeline gets a new PipelineVersion (Argo CD prunes the old one; its IR stays in
@@ -20,6 +23,7 @@ from ...frontend.loader import LoadedProject
 from ...frontend.models import Evaluation
 from ...middle import refs
 from ...middle.check import CheckedRepository
+from ...middle.monitoring import monitored_environments
 from ...middle.storage import pipeline_service_account
 from ... import layout
 from .. import Document
@@ -46,12 +50,41 @@ def emit(checked: CheckedRepository) -> list[Document]:
 
 
 def project_documents(checked: CheckedRepository, project: LoadedProject) -> list[Document]:
+    model = project.model
+    team, name = model.metadata.team, model.metadata.name
+    pipeline = _builder(checked, project).build()
+    documents = _pipeline_documents(checked, project, pipeline, layout.kfp_ir_path(team, name), model.key,
+                                    model.metadata.description)
+    for serving in sorted(model.spec.serving):
+        documents += monitor_documents(checked, project, serving)
+    return documents
+
+
+def _builder(checked: CheckedRepository, project: LoadedProject) -> PipelineBuilder:
+    config = checked.config
+    return PipelineBuilder(project.model, upstreams(checked, project), config.kubeflow.pipelineRoot,
+                           config.kubeflow.releaseImage, config.accelerators.nodeLabel, config.gitops)
+
+
+def monitor_documents(checked: CheckedRepository, project: LoadedProject, serving: str) -> list[Document]:
+    """The `<…>-monitor` pipeline of a serving target with `monitoring.evaluate`, if it watches an
+    environment (one with a release) and can report somewhere."""
+    target = project.model.spec.serving[serving]
+    environments = monitored_environments(checked.config, target)
+    pushgateway = checked.config.monitoring.pushgateway
+    if target.monitoring is None or target.monitoring.evaluate is None or not environments or not pushgateway:
+        return []
+    releases = [(env, target.environments[env].release) for env in environments]
+    pipeline = _builder(checked, project).build_monitor(serving, releases, pushgateway)
+    team, name = project.model.metadata.team, project.model.metadata.name
+    return _pipeline_documents(checked, project, pipeline, layout.kfp_monitor_ir_path(team, name, serving),
+                               f"{project.key} {serving} monitor", pipeline.spec["pipelineInfo"]["description"])
+
+
+def _pipeline_documents(checked: CheckedRepository, project: LoadedProject, pipeline, ir_path: str,
+                        display_name: str, description: str | None) -> list[Document]:
     config, model = checked.config, project.model
     team, name = model.metadata.team, model.metadata.name
-    pipeline = PipelineBuilder(model, upstreams(checked, project),
-                               config.kubeflow.pipelineRoot, config.kubeflow.releaseImage,
-                               config.accelerators.nodeLabel, config.gitops).build()
-    description = model.metadata.description
     version_spec: dict = {"pipelineName": pipeline.name, "pipelineSpec": pipeline.spec}
     if pipeline.platform is not None:
         version_spec["platformSpec"] = pipeline.platform
@@ -76,13 +109,13 @@ def project_documents(checked: CheckedRepository, project: LoadedProject) -> lis
     if run_as is not None:
         pipeline_metadata["annotations"][RUN_SERVICE_ACCOUNT] = run_as
     pipeline_object = {"apiVersion": API_VERSION, "kind": "Pipeline", "metadata": pipeline_metadata,
-                       "spec": {"displayName": model.key, **({"description": description} if description else {})}}
+                       "spec": {"displayName": display_name, **({"description": description} if description else {})}}
     version_object = {"apiVersion": API_VERSION, "kind": "PipelineVersion",
                       "metadata": metadata(version, "1"), "spec": version_spec}
     ir_documents = [pipeline.spec] + ([pipeline.platform] if pipeline.platform is not None else [])
     folder = layout.pipelines_dir(team, name)
     return [
-        Document(layout.kfp_ir_path(team, name), ir_documents, "yaml-stream", header=pipeline.header,
+        Document(ir_path, ir_documents, "yaml-stream", header=pipeline.header,
                  sort_keys=True, owner=model.key),
         # Both objects' natural field order is the sorted one, as kfp writes them too.
         Document(f"{folder}/{layout.object_filename('Pipeline', pipeline.name)}", pipeline_object,

@@ -23,10 +23,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...frontend.models import Evaluation, MLProject, SecretRef, Step
+from ...frontend.models import Evaluation, MLProject, Release, SecretRef, Step
 from ...layout import GIT_TOKEN_ENV
 from ...middle import refs
 from ...middle.gates import parse_gate
+from ...middle.monitoring import monitor_pipeline_name
 from ...middle.quantity import canonical_quantity, parse_quantity
 from ...layout import pipeline_name
 
@@ -44,6 +45,7 @@ GPU_TOLERATION = {"effect": "NoSchedule", "key": GPU_RESOURCE, "operator": "Exis
 # storage, doubling up to the hour kfp allows by default.
 RETRY_BACKOFF = {"backoffDuration": "60s", "backoffFactor": 2.0, "backoffMaxDuration": "3600s"}
 RELEASE_COMMAND = ["mlopsc", "evidence", "write"]
+REPORT_COMMAND = ["mlopsc", "evidence", "report"]
 # Stands for the PipelineVersion name inside the release task's arguments until the content hash,
 # which names the version, has been computed over the pipeline with this token in its place.
 VERSION_TOKEN = "@@mlopsc-pipeline-version@@"
@@ -218,7 +220,8 @@ class PipelineBuilder:
     def build(self) -> Pipeline:
         spec = self.model.spec
         for name in sorted(spec.sources):
-            self._source(name)
+            if str(spec.sources[name].version).strip() != "live":  # read only by monitors (rule M007)
+                self._source(name)
         for ref in sorted(self.upstreams):
             self._upstream(self.upstreams[ref])
         for name in step_order(spec.steps):
@@ -227,9 +230,36 @@ class PipelineBuilder:
             self._container(name, spec.evaluations[name])
         for name in sorted(spec.serving):
             self._release(name)
-        name = pipeline_name(self.model.metadata.team, self.model.metadata.name)
+        return self._pipeline(pipeline_name(self.model.metadata.team, self.model.metadata.name),
+                              self.model.metadata.description)
+
+    def build_monitor(self, serving: str, releases: list[tuple[str, Release]], pushgateway: str) -> Pipeline:
+        """The continuous evaluation of `serving` (LANGUAGE.md "Monitoring"): per monitored
+        environment, an importer of the release in service, the evaluation's container on it with
+        `evaluate.inputs` in place of the evaluation's inputs, and `mlopsc evidence report`, which
+        writes the evidence of the run and pushes its metrics and gate outcomes. Nothing is cached:
+        a live source keeps its URI from one run to the next, and each run must evaluate afresh."""
+        spec = self.model.spec
+        evaluate = spec.serving[serving].monitoring.evaluate
+        evaluation = spec.evaluations[evaluate.evaluation]
+        inputs = {**evaluation.inputs, **evaluate.inputs}
+        for name in sorted({refs.parse_ref(text).source for text in inputs.values()}):
+            self._source(name, cache=False)
+        model_node = refs.parse_ref(evaluation.model).node_id(self.key)
+        run = evaluation.model_copy(update={"inputs": inputs, "cache": False})
+        for env, release in releases:
+            model = self._importer(f"{serving}@{env}", release.uri, ARTIFACT_TYPES["model"],
+                                   {"digest": release.digest, "environment": env, "serving": serving}, cache=False)
+            self.artifacts[model_node] = model
+            task = self._container(f"{evaluate.evaluation}-{env}", run)
+            self._report(serving, env, release, task, evaluation, model, pushgateway)
+        team, project = self.model.metadata.team, self.model.metadata.name
+        return self._pipeline(monitor_pipeline_name(team, project, serving),
+                              f"Continuous evaluation of {self.key} {serving} with `{evaluate.evaluation}` "
+                              f"(schedule {evaluate.schedule}, UTC)")
+
+    def _pipeline(self, name: str, description: str | None) -> Pipeline:
         info = {"name": name}
-        description = self.model.metadata.description
         if description:
             info["description"] = description
         root: dict = {"dag": {"tasks": self.tasks}}
@@ -250,7 +280,7 @@ class PipelineBuilder:
 
     # -- importers ----------------------------------------------------------------------------
     def _importer(self, display: str, uri: str | None, title: str, metadata: dict,
-                  uri_input: str = "") -> ArtifactChannel:
+                  uri_input: str = "", cache: bool = True) -> ArtifactChannel:
         task = unique_name("importer", self.task_names)
         if uri is None:
             # No release to import yet: the URI is a pipeline input without a default, so every
@@ -272,19 +302,19 @@ class PipelineBuilder:
             importer["metadata"] = metadata
         self.executors[f"exec-{task}"] = {"importer": importer}
         self.tasks[task] = {
-            "cachingOptions": {"enableCache": True},
+            "cachingOptions": {"enableCache": True} if cache else {},
             "componentRef": {"name": f"comp-{task}"},
             "inputs": {"parameters": {"uri": uri_binding}},
             "taskInfo": {"name": display},
         }
         return ArtifactChannel(task, "artifact", title)
 
-    def _source(self, name: str) -> None:
+    def _source(self, name: str, cache: bool = True) -> None:
         source = self.model.spec.sources[name]
         metadata = {"version": str(source.version)}
         if source.format:
             metadata["format"] = source.format
-        channel = self._importer(name, source.uri, ARTIFACT_TYPES["dataset"], metadata)
+        channel = self._importer(name, source.uri, ARTIFACT_TYPES["dataset"], metadata, cache=cache)
         self.artifacts[refs.source_id(self.key, name)] = channel
 
     def _upstream(self, upstream: Upstream) -> None:
@@ -293,7 +323,7 @@ class PipelineBuilder:
         self.artifacts[refs.parse_ref(upstream.ref).node_id(self.key)] = channel
 
     # -- steps and evaluations ----------------------------------------------------------------
-    def _container(self, name: str, item: Step | Evaluation) -> None:
+    def _container(self, name: str, item: Step | Evaluation) -> str:
         is_eval = isinstance(item, Evaluation)
         task = unique_name(name, self.task_names)
         inputs = dict(item.inputs)
@@ -349,6 +379,7 @@ class PipelineBuilder:
         platform = self._platform_spec(item)
         if platform:
             self.platform[f"exec-{task}"] = platform
+        return task
 
     def _container_spec(self, item: Step | Evaluation, inputs: dict, is_eval: bool) -> dict:
         def placeholder(kind: str, name: str) -> str:
@@ -439,7 +470,8 @@ class PipelineBuilder:
         for name in sorted(spec.evaluations):
             args += ["--code", f"{name}={spec.evaluations[name].code.commit}"]
         for name in sorted(spec.sources):
-            args += ["--source", f"{name}={spec.sources[name].version}"]
+            if str(spec.sources[name].version).strip() != "live":
+                args += ["--source", f"{name}={spec.sources[name].version}"]
         args += ["--pipeline-version", VERSION_TOKEN, "--run", "{{$.pipeline_job_uuid}}",
                  "--output", "{{$.outputs.artifacts['evidence'].path}}"]
         self.version_slots.append((args, args.index(VERSION_TOKEN)))
@@ -505,6 +537,41 @@ class PipelineBuilder:
                                for key, channel in metric_channels.items()}}),
             "taskInfo": {"name": group},
             "triggerPolicy": {"condition": condition},
+        }
+
+
+    # -- continuous evaluation ----------------------------------------------------------------
+    def _report(self, serving: str, env: str, release: Release, evaluation_task: str, evaluation: Evaluation,
+                model: ArtifactChannel, pushgateway: str) -> None:
+        task = unique_name(f"report-{env}", self.task_names)
+        taken: set[str] = set()
+        metric_inputs = {metric: unique_name(identifier(metric), taken, "_") for metric in evaluation.metrics}
+        args = ["--evidence", "{{$.outputs.artifacts['evidence'].path}}", "--environment", env,
+                "--pushgateway", pushgateway, "--project", self.key, "--serving", serving,
+                "--model-uri", "{{$.inputs.artifacts['model'].uri}}", "--model-digest", release.digest]
+        for metric, input_name in metric_inputs.items():
+            args += ["--metric", f"{metric}={{{{$.inputs.parameters['{input_name}']}}}}"]
+        for gate in filter(None, map(parse_gate, evaluation.gates)):
+            args += ["--gate", str(gate)]
+        args += ["--pipeline-version", VERSION_TOKEN, "--run", "{{$.pipeline_job_uuid}}"]
+        self.version_slots.append((args, args.index(VERSION_TOKEN)))
+        self.executors[f"exec-{task}"] = {"container": {"args": args, "command": list(REPORT_COMMAND),
+                                                        "image": self.release_image}}
+        self.components[f"comp-{task}"] = {
+            "executorLabel": f"exec-{task}",
+            "inputDefinitions": {"artifacts": {"model": {"artifactType": artifact_type(model.title)}},
+                                 "parameters": {n: {"parameterType": "NUMBER_DOUBLE"} for n in metric_inputs.values()}},
+            "outputDefinitions": {"artifacts": {"evidence": {"artifactType": artifact_type(EVIDENCE_TYPE)}}},
+        }
+        self.tasks[task] = {
+            "cachingOptions": {},
+            "componentRef": {"name": f"comp-{task}"},
+            "dependentTasks": sorted({model.task, evaluation_task}),
+            "inputs": {"artifacts": {"model": model.root_binding()},
+                       "parameters": {name: {"taskOutputParameter": {"outputParameterKey": metric,
+                                                                     "producerTask": evaluation_task}}
+                                      for metric, name in metric_inputs.items()}},
+            "taskInfo": {"name": task},
         }
 
 

@@ -125,7 +125,8 @@ def check_evidence(project: LoadedProject, sname: str, target: ServingTarget, pa
 def lineage_drift(project: LoadedProject, record: Evidence) -> list[str]:
     spec = project.model.spec
     declared = {"code": {n: c.code.commit for n, c in (spec.steps | spec.evaluations).items()},
-                "source": {n: str(s.version) for n, s in spec.sources.items()}}
+                # `live` sources feed continuous evaluations only, never a training run.
+                "source": {n: str(s.version) for n, s in spec.sources.items() if str(s.version).strip() != "live"}}
     recorded = {"code": record.lineage.code, "source": record.lineage.sources}
     found = []
     for kind in ("code", "source"):

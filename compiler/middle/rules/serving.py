@@ -163,6 +163,7 @@ def tenancy(ctx: RuleContext):
     reserved = {name: "a platform namespace" for name in SYSTEM_NAMESPACES}
     reserved[config.gitops.argocdNamespace] = "the Argo CD namespace"
     reserved[config.kserve.ingressNamespace] = "the ingress namespace"
+    reserved[config.monitoring.namespace] = "the monitoring namespace (monitoring.namespace), which serving pods admit scrapes from"
     shared_kubeflow = config.kubeflow.namespace
     if shared_kubeflow:
         reserved[shared_kubeflow] = "the shared Kubeflow namespace (kubeflow.namespace)"
