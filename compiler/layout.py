@@ -78,3 +78,20 @@ def serving_application_name(team: str, project: str, env: str) -> str:
 
 def pipelines_application_name(team: str, project: str) -> str:
     return f"{team}-{project}-pipelines"
+
+
+CONFIG_FILE = "mlopsc.yaml"
+
+
+def find_root(start, config: str = CONFIG_FILE):
+    """The repository root for a command started in `start`: the nearest directory, `start` or
+    one of its parents, that holds the settings file (as git looks for .git and ruff for
+    pyproject.toml). Without one anywhere above, `start` itself (a repository may omit
+    mlopsc.yaml and take the documented defaults)."""
+    from pathlib import Path
+
+    start = Path(start).absolute()
+    for candidate in (start, *start.parents):
+        if (candidate / config).is_file():
+            return candidate
+    return start

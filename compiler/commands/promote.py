@@ -95,7 +95,7 @@ def run(args) -> int:
                and first <= d.position.line <= last]
     if args.format == "text":  # no source lines: the file on disk is not the edited one
         sys.stderr.write(render_text(related, args.root, color=False, show_source=False,
-                                     verbose=args.verbose))
+                                     verbose=args.verbose, cwd=getattr(args, "cwd", "")))
     else:
         print_diagnostics(args, related, sys.stderr)
     if any(d.is_error for d in related):
