@@ -26,6 +26,14 @@ from .yaml_source import SourceDocument, load_yaml
 class LoadedProject:
     doc: SourceDocument
     model: MLProject
+    # Data paths of mappings that hold an unknown field (a typo such as `ouputs`): the model was
+    # validated without that field, so what it defines is unknown, and references into these
+    # mappings are not reported again (one typo, one error).
+    broken: frozenset[tuple] = frozenset()
+
+    def is_broken(self, path: tuple) -> bool:
+        """Whether `path`, or a mapping holding it, has an unknown field."""
+        return any(path[:len(b)] == b for b in self.broken)
 
     @property
     def path(self) -> str:
@@ -137,12 +145,13 @@ def _load_project(rel: str, raw: bytes, out: list[Diagnostic]) -> tuple[LoadedPr
     out.extend(diags)
     if any(d.is_error for d in diags):
         return None, doc
-    model = validate_document(doc, MLProject, "MLProject", out)
-    return (LoadedProject(doc, model) if model is not None else None), doc
+    broken: set[tuple] = set()
+    model = validate_document(doc, MLProject, "MLProject", out, broken)
+    return (LoadedProject(doc, model, frozenset(broken)) if model is not None else None), doc
 
 
 def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str,
-                      out: list[Diagnostic]) -> Any:
+                      out: list[Diagnostic], broken: set[tuple] | None = None) -> Any:
     data = doc.data
     if not isinstance(data, dict):
         what = "empty" if data is None else "a list" if isinstance(data, list) else f"just {_show(data)}"
@@ -165,8 +174,11 @@ def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str
     # Only unknown fields (typos, mostly): without them the document is valid, so the rules can
     # still check the rest of it and every error of the file shows up in one run. The errors
     # above keep compile from writing anything.
+    stripped = [_data_path(data, loc, True) for loc in unknown]
+    if broken is not None:
+        broken.update(path[:-1] for path in stripped)
     try:
-        return model_cls.model_validate(_without(data, [_data_path(data, loc, True) for loc in unknown]))
+        return model_cls.model_validate(_without(data, stripped))
     except ValidationError:  # pragma: no cover - removing fields pydantic rejected leaves a valid document
         return None
 
@@ -210,6 +222,8 @@ def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type
             result.append(codes.UNKNOWN_FIELD.at(doc.key_position(data_path), message))
         elif first["type"] == "missing":
             missing = data_path[-1]
+            if _misspelt_beside(missing, data_path[:-1], by_place):
+                continue  # `metircs:` is there: its S001 says "did you mean `metrics`?"
             message = f"missing required field `{missing}` in {_describe(data_path[:-1])}"
             result.append(codes.MISSING_FIELD.at(doc.key_position(data_path[:-1]) if data_path[:-1]
                                                  else doc.position(()), message))
@@ -218,6 +232,13 @@ def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type
             result.append(codes.WRONG_TYPE.at(doc.position(data_path),
                                               _wrong_value(_describe(data_path), value, errors)))
     return result
+
+
+def _misspelt_beside(missing: Any, parent: tuple, by_place: dict) -> bool:
+    """Whether an unknown field next to a missing one is its misspelling (one typo, one error)."""
+    siblings = [str(path[-1]) for (structural, path), errors in by_place.items()
+                if structural and path[:-1] == parent and errors[0]["type"] == "extra_forbidden"]
+    return bool(difflib.get_close_matches(str(missing), siblings, n=1, cutoff=0.6))
 
 
 # Pydantic's type errors, as what the spec expected instead.

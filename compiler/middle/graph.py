@@ -149,6 +149,8 @@ class _Builder:
                 self._edge(model, sid, "serves")
             for i, ev_name in enumerate(serving.gates):
                 if ev_name not in spec.evaluations:
+                    if project.is_broken(("spec", "evaluations", ev_name)):
+                        continue
                     self.diags.append(codes.UNKNOWN_EVALUATION.at(
                         project.doc.position(("spec", "serving", name, "gates", i)),
                         f"serving target `{name}` is gated by evaluation `{ev_name}`, which this "
@@ -193,6 +195,10 @@ class _Builder:
                         f"`{text}` names project `{key}`, which does not exist{did_you_mean(key, self.projects)}")
         tspec = target.model.spec
         where = "" if ref.project is None else f" in `{key}`"
+        into = ("spec", "sources", ref.source) if ref.source is not None else \
+            ("spec", "steps", ref.step, "outputs", ref.output)
+        if target.is_broken(into):
+            report = False  # a typo there (reported) hides what it defines; do not pile on
         if ref.source is not None:
             if ref.source not in tspec.sources:
                 return fail(codes.UNRESOLVED_REFERENCE, f"`{text}`: no source `{ref.source}`{where}"

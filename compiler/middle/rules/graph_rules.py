@@ -45,6 +45,8 @@ def cycles(ctx: RuleContext):
 def unused(ctx: RuleContext):
     g = ctx.lineage.graph
     for nid, data in g.nodes(data=True):
+        if ctx.lineage.projects[data["project"]].broken:
+            continue  # an unknown field (a misspelt `inputs`?) may hide the reader; S001 says so
         if data["kind"] == "source" and g.out_degree(nid) == 0:
             yield codes.UNUSED_SOURCE.at(Position(data["file"], data["line"], data["column"]),
                                          f"source `{data['label']}` is read by no step or evaluation")

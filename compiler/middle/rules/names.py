@@ -148,7 +148,8 @@ def team_and_layout(ctx: RuleContext):
             known = ", ".join(sorted(teams)) or "none"
             yield codes.UNKNOWN_TEAM.at(project.doc.position(("metadata", "team")),
                                         f"team `{meta.team}` is not declared in mlopsc.yaml (teams: {known})"
-                                        f"{did_you_mean(meta.team, teams)}")
+                                        f"{did_you_mean(meta.team, teams)}; to declare it, add "
+                                        f"`{meta.team}: {{}}` under `teams:` in mlopsc.yaml")
 
 
 @rule
