@@ -12,7 +12,8 @@ from pathlib import Path
 from .frontend.loader import UsageError
 
 # Each module defines add_parser(subparsers) and run(args) -> exit code.
-COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact", "plan"]
+COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact", "plan",
+            "new", "init"]
 
 
 def build_parser() -> argparse.ArgumentParser:
