@@ -157,7 +157,7 @@ class _Builder:
                         f"project does not define{did_you_mean(str(ev_name), spec.evaluations)}"))
                     continue
                 evaluation = spec.evaluations[ev_name]
-                ev_model = self.resolve(project, evaluation.model, (), report=False)
+                ev_model = self.resolve(project, evaluation.model, (), expect="model", report=False)
                 if model and ev_model and ev_model != model:
                     self.diags.append(codes.GATE_OTHER_MODEL.at(
                         project.doc.position(("spec", "serving", name, "gates", i)),

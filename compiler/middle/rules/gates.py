@@ -39,10 +39,10 @@ def gating_metrics_distinct(ctx: RuleContext):
                 if evaluation is None or evaluation_name in owner.values():
                     continue  # unknown evaluations are G003; a repeated one adds no new metric
                 for metric in evaluation.metrics:
-                    if metric in owner:
+                    if owner.get(metric, evaluation_name) == evaluation_name:
+                        owner[metric] = evaluation_name  # a metric listed twice in one evaluation is N002
+                    else:
                         yield codes.METRIC_CLASH.at(
                             project.doc.position(("spec", "serving", name, "gates", index)),
                             f"evaluations `{owner[metric]}` and `{evaluation_name}` both declare metric "
                             f"`{metric}`, but the evidence of `{name}` holds one value per metric: rename one")
-                    else:
-                        owner[metric] = evaluation_name
