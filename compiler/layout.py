@@ -25,6 +25,10 @@ LINEAGE_DIR = "lineage"
 PROMOTION_HISTORY = "promotion/history.json"
 
 
+# CPU and memory per serving replica when an environment sets no `resources`.
+SERVING_RESOURCES = {"cpu": "1", "memory": "2Gi"}
+
+
 def namespace(team: str, env: str) -> str:
     """The namespace a team's serving objects live in, per environment."""
     return f"{team}-{env}"

@@ -67,7 +67,7 @@ def rule(fn: Rule) -> Rule:
 def run_rules(ctx: RuleContext) -> list[Diagnostic]:
     # Importing the modules registers their rules; the order of the list does not matter
     # because diagnostics are sorted by position before anyone sees them.
-    from . import containers, evidence, gates, graph_rules, names, pinning, serving  # noqa: F401
+    from . import capacity, containers, evidence, gates, graph_rules, names, pinning, serving  # noqa: F401
 
     found: list[Diagnostic] = []
     for fn in RULES:
