@@ -13,7 +13,7 @@ from .frontend.loader import UsageError
 
 # Each module defines add_parser(subparsers) and run(args) -> exit code.
 COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact", "plan",
-            "new", "init"]
+            "new", "init", "lsp"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,17 +79,25 @@ def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
 
 
 def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
-                    only_files: set[str] | None = None, out_dir: str = "generated") -> LoadedRepository:
+                    only_files: set[str] | None = None, out_dir: str = "generated",
+                    overlay: dict[str, bytes] | None = None) -> LoadedRepository:
+    """`overlay` (repository-relative path → bytes) stands in for files on disk: an editor's
+    unsaved buffers, checked in the whole repository's context (`mlopsc lsp`)."""
+    overlay = overlay or {}
     diagnostics: list[Diagnostic] = []
-    config, config_doc = _load_config(root, config_file, diagnostics)
+    config, config_doc = _load_config(root, config_file, diagnostics, overlay.get(config_file))
     repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics,
                             specs_dir=PurePosixPath(specs_dir).as_posix(),
                             out_dir=PurePosixPath(out_dir).as_posix())
-    for file in discover_spec_files(root, specs_dir):
-        rel = file.relative_to(root).as_posix()
+    specs_prefix = PurePosixPath(specs_dir).as_posix() + "/"
+    files = {file.relative_to(root).as_posix(): file for file in discover_spec_files(root, specs_dir)}
+    files.update({rel: None for rel in overlay if rel.startswith(specs_prefix) and rel.endswith((".yaml", ".yml"))})
+    for rel in sorted(files):
+        file = files[rel]
         if only_files is not None and rel not in only_files:
             continue
-        project, doc = _load_project(rel, file.read_bytes(), diagnostics)
+        raw = overlay[rel] if rel in overlay else file.read_bytes()
+        project, doc = _load_project(rel, raw, diagnostics)
         if project is None:
             repo.broken_files.append(rel)
             repo.broken_keys.update(_probable_keys(rel, doc))
@@ -128,11 +136,11 @@ def _probable_keys(rel: str, doc: SourceDocument) -> set[str]:
     return keys
 
 
-def _load_config(root: Path, config_file: str, out: list[Diagnostic]):
+def _load_config(root: Path, config_file: str, out: list[Diagnostic], raw: bytes | None = None):
     path = root / config_file
-    if not path.exists():
+    if raw is None and not path.exists():
         return Repository(), None  # documented defaults
-    doc, diags = load_yaml(path.read_bytes(), config_file)
+    doc, diags = load_yaml(path.read_bytes() if raw is None else raw, config_file)
     out.extend(diags)
     if diags:
         return Repository(), doc
