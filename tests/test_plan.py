@@ -229,6 +229,8 @@ def test_list_items_are_named_by_identity_never_by_index(repo):
     out = plan(repo)
     assert ("  ~ AppProject argocd/mlopsc-platform changes\n"
             "      spec.clusterResourceWhitelist: adds Namespace nlp-production, nlp-staging\n") in out
+    assert ("  + AppProject argocd/nlp new\n      may deploy to nlp-staging on https://kubernetes.default.svc, "
+            "nlp-production on https://prod.k8s.example.com, nlp on https://kubernetes.default.svc\n") in out
     assert not re.search(r"\[\d+\]", out), out
 
 

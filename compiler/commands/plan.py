@@ -457,6 +457,13 @@ def _describe_application(before: dict | None, after: dict | None) -> list[str]:
     return _other_changes(before, after, set())
 
 
+def _describe_appproject(before: dict | None, after: dict | None) -> list[str]:
+    if before is None:
+        destinations = _get(after, "spec", "destinations") or []
+        return [f"may deploy to {_labels(destinations)}"] if destinations else ["appears"]
+    return _describe_generic(before, after)
+
+
 def _describe_generic(before: dict | None, after: dict | None) -> list[str]:
     if before is None:
         return ["appears"]
@@ -467,7 +474,7 @@ def _describe_generic(before: dict | None, after: dict | None) -> list[str]:
 
 _DESCRIBERS = {"InferenceService": _describe_isvc, "Deployment": _describe_deployment,
                "HorizontalPodAutoscaler": _describe_hpa, "PipelineVersion": _describe_pipeline_version,
-               "Application": _describe_application}
+               "Application": _describe_application, "AppProject": _describe_appproject}
 
 
 def _other_changes(before: dict, after: dict, covered: set[tuple]) -> list[str]:
