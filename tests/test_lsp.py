@@ -142,3 +142,17 @@ async def test_completion_offers_this_project_s_sources_and_every_project_s_outp
             "risk/fraud-detection:steps.train.outputs.model"} <= labels
     assert "sources.transactions" not in labels  # another project's sources are not readable refs
     assert not any(label.startswith("growth/merchant-recs:") for label in labels)
+
+
+@pytest.mark.asyncio
+async def test_a_new_unsaved_spec_is_checked_against_mlopsc_yaml(client, repo):
+    from compiler.commands.new import render_spec
+
+    rel = "specs/nlp/intent.yaml"
+    open_buffer(client, repo, rel, render_spec("nlp", "intent", "kserve:sklearn", "registry.example.com",
+                                               ["staging", "production"]))
+    await until(client, lambda: codes(client, repo, rel))
+    [diagnostic] = client.diagnostics[uri(repo, rel)]
+    assert diagnostic.code == "N004"
+    assert diagnostic.message.endswith("add `nlp: {}` under `teams:` in mlopsc.yaml")
+    assert not (repo / rel).exists()

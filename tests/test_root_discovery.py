@@ -46,3 +46,12 @@ def test_without_mlopsc_yaml_above_the_start_directory_is_the_root(tmp_path):
     (tmp_path / "specs").mkdir()
     result = run_mlopsc("validate", cwd=tmp_path)
     assert (result.code, result.out) == (0, "0 project(s), 0 error(s), 0 warning(s)\n")
+
+
+def test_path_arguments_start_where_the_user_stands(bundled_repo):
+    result = mlopsc("evidence", "write", "--project", "risk/fraud-detection", "--serving", "fraud-api",
+                    "--model-uri", "s3://m/", "--model-digest", "sha256:" + "ab" * 32, "--metric", "auc=0.95",
+                    "--pipeline-version", "v1", "--run", "r1", "--output", "run-9.json",
+                    cwd=bundled_repo / "evidence" / "risk")
+    assert result.returncode == 0, result.stderr
+    assert (bundled_repo / "evidence" / "risk" / "run-9.json").is_file()

@@ -17,11 +17,13 @@ pygls is imported only here, so nothing else pays for it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+DEBOUNCE_SECONDS = 0.25
 TOKEN = re.compile(r"[A-Za-z0-9_./:@${}-]+")
 
 
@@ -143,9 +145,16 @@ def make_server(args):
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
         refresh(params.text_document.uri)
 
+    latest: dict[str, int] = {}
+
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
-        refresh(params.text_document.uri)
+    async def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
+        # Typing sends a change per keystroke: check once the burst is over, not after each one.
+        uri, version = params.text_document.uri, params.text_document.version
+        latest[uri] = version
+        await asyncio.sleep(DEBOUNCE_SECONDS)
+        if latest.get(uri) == version:
+            refresh(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls, params: types.DidSaveTextDocumentParams) -> None:
