@@ -156,3 +156,15 @@ async def test_a_new_unsaved_spec_is_checked_against_mlopsc_yaml(client, repo):
     assert diagnostic.code == "N004"
     assert diagnostic.message.endswith("add `nlp: {}` under `teams:` in mlopsc.yaml")
     assert not (repo / rel).exists()
+
+
+@pytest.mark.asyncio
+async def test_hover_on_a_reference_says_what_it_names_and_where(client, repo):
+    open_buffer(client, repo, RECS, (repo / RECS).read_text())
+    line, column = line_col(repo / RECS, "risk/fraud-detection:steps.train.outputs.model")
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri(repo, RECS)),
+        position=types.Position(line=line - 1, character=column + 2)))
+    model_line, _ = line_col(repo / FRAUD, "model: model")
+    assert hover.contents.value == (f"model `model` of step `train` in `risk/fraud-detection` "
+                                    f"({FRAUD}:{model_line})")

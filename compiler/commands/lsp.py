@@ -190,7 +190,32 @@ def make_server(args):
                 return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
                                                                 value=f"{d.message}\n\n---\n\n{text}"),
                                    range=r)
-        return None
+        return reference_hover(state, rel, lines, params.position)
+
+    def reference_hover(state: _State, rel: str, lines: list[str], pos: types.Position):
+        """What a reference names: its kind, type and where it is defined."""
+        word = word_at(lines, pos)
+        ref = refs.parse_ref(word[0]) if word else None
+        if ref is None:
+            return None
+        projects = state.checked.lineage.projects
+        here = next((p for p in projects.values() if p.path == rel), None)
+        key = ref.project or (here.key if here else None)
+        target = projects.get(key) if key else None
+        if target is None:
+            return None
+        spec = target.model.spec
+        if ref.source is not None and ref.source in spec.sources:
+            source = spec.sources[ref.source]
+            what, path = f"source `{ref.source}`: {source.uri} at version {source.version}", ("spec", "sources", ref.source)
+        elif ref.step in spec.steps and ref.output in spec.steps[ref.step].outputs:
+            kind = spec.steps[ref.step].outputs[ref.output]
+            what, path = f"{kind} `{ref.output}` of step `{ref.step}`", ("spec", "steps", ref.step, "outputs", ref.output)
+        else:
+            return None
+        at = target.doc.key_position(path)
+        return types.Hover(contents=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value=f"{what} in `{key}` ({target.path}:{at.line})"))
 
     def word_at(lines: list[str], pos: types.Position) -> tuple[str, int] | None:
         if pos.line >= len(lines):
