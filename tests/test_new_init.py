@@ -104,3 +104,13 @@ def test_init_starts_a_repository_where_new_and_compile_work(tmp_path):
     compiles(tmp_path)
     again = run_mlopsc("init", cwd=tmp_path / "specs")
     assert again.code == 2 and "is a repository of specs already" in again.err
+
+
+def test_new_writes_the_first_spec_of_a_repository_without_specs(tmp_path):
+    (tmp_path / "mlopsc.yaml").write_text("apiVersion: mlopsc.dev/v1\nkind: Repository\n")
+    before = run_mlopsc("validate", cwd=tmp_path)
+    assert before.code == 2 and "`mlopsc new <team>/<project>` writes the first spec" in before.err
+    result = run_mlopsc("new", "nlp/ticket-router", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == "mlopsc: wrote specs/nlp/ticket-router.yaml"  # no teams: any team
+    compiles(tmp_path)

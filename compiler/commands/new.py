@@ -122,6 +122,7 @@ def run(args) -> int:
     spec_path = args.root / rel
     if spec_path.exists():
         raise UsageError(f"{rel} already exists; `mlopsc validate` checks it")
+    (args.root / args.specs).mkdir(parents=True, exist_ok=True)  # the first project of a repository
     repo = load_repository(args.root, args.specs, args.config, out_dir=args.out)
     if any(d.is_error and d.position.path == args.config for d in repo.diagnostics):
         raise UsageError(f"{args.config} has errors; fix them first (`mlopsc validate` lists them)")

@@ -72,7 +72,8 @@ class UsageError(Exception):
 def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
     base = root / specs_dir
     if not base.is_dir():
-        raise UsageError(f"specs directory {specs_dir!r} does not exist under {root}")
+        raise UsageError(f"specs directory {specs_dir!r} does not exist under {root} (`mlopsc new "
+                         f"<team>/<project>` writes the first spec; `mlopsc init` starts a repository)")
     files = [p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
     # Sorted by POSIX path, so the order never depends on what the file system lists first.
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
