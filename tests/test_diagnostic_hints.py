@@ -86,3 +86,25 @@ def test_yaml_syntax_errors_in_plain_words(text, where, message):
     [d] = diagnostics
     assert (d.code, (d.position.line, d.position.column), d.message) == ("Y001", where, message)
     assert d.notes[0].startswith("libyaml says: ")  # the parser's own words, with --verbose
+
+
+@pytest.mark.parametrize("old, new", [
+    ("      outputs: {model: model}", "      ouputs: {model: model}"),
+    ("      inputs: {train: steps", "      inptus: {train: steps"),
+    ("  sources:", "  sorces:"),
+    ("  evaluations:", "  evalutions:"),
+    ("      metrics: [auc", "      metircs: [auc"),
+    ("      gates: [holdout]", "      gats: [holdout]"),
+    ("      model: steps.train.outputs.model\n      gates", "      modle: steps.train.outputs.model\n      gates"),
+    ("        kserve: {format: xgboost}", "        kserv: {format: xgboost}"),
+    ("          release:", "          relase:"),
+    ("      image: registry.example.com/risk/fraud-train", "      imgae: registry.example.com/risk/fraud-train"),
+    ("      code: {repo: https://git.example.com/risk/fraud.git, commit: 94ef",
+     "      cod: {repo: https://git.example.com/risk/fraud.git, commit: 94ef"),
+])
+def test_one_typo_is_one_error(bundled_repo, old, new):
+    edit(bundled_repo / FRAUD, old, new)
+    code, lines = headlines(bundled_repo)
+    typo = new.split(":")[0].strip()
+    assert code == 1 and len(lines) == 1, lines
+    assert f"error[S001]: unknown field `{typo}`" in lines[0] and "(did you mean `" in lines[0]
