@@ -108,3 +108,15 @@ def test_one_typo_is_one_error(bundled_repo, old, new):
     typo = new.split(":")[0].strip()
     assert code == 1 and len(lines) == 1, lines
     assert f"error[S001]: unknown field `{typo}`" in lines[0] and "(did you mean `" in lines[0]
+
+
+@pytest.mark.parametrize("old, new, code", [
+    ("  team: risk\n", "  team: rsk\n", "N003"),
+    ("  name: fraud-detection\n", "  name: fraud-detecton\n", "N006"),
+])
+def test_a_typo_in_the_project_s_name_or_team_is_one_error_not_one_per_reader(bundled_repo, old, new, code):
+    """growth and payments read risk/fraud-detection, and its evidence names it: none of that is
+    reported again while the file's place says which project it is."""
+    edit(bundled_repo / FRAUD, old, new)
+    code_, lines = headlines(bundled_repo)
+    assert code_ == 1 and len(lines) == 1 and f"error[{code}]" in lines[0], lines

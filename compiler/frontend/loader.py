@@ -43,6 +43,13 @@ class LoadedProject:
     def key(self) -> str:
         return self.model.key
 
+    @property
+    def path_key(self) -> str:
+        """`<team>/<project>` as the file's place says it (specs/<team>/<project>.yaml): what the
+        rest of the repository calls it when its metadata has a typo (N003/N006 report that)."""
+        parts = PurePosixPath(self.path).parts
+        return f"{parts[-2]}/{PurePosixPath(parts[-1]).stem}" if len(parts) >= 2 else self.key
+
 
 @dataclass
 class LoadedRepository:

@@ -48,7 +48,10 @@ def build_graph(repo: LoadedRepository) -> tuple[LineageGraph, list[Diagnostic]]
     for project in repo.projects:
         # Duplicate project keys are reported by the naming rules; the first one wins here.
         projects.setdefault(project.key, project)
-    builder = _Builder(g, projects, diags, repo.broken_keys)
+    # A project whose metadata names another team or project than its file's place (N003/N006)
+    # is still what the other projects mean by the place's name: no R001 on top of that error.
+    misnamed = {p.path_key for p in repo.projects if p.path_key != p.key and p.path_key not in projects}
+    builder = _Builder(g, projects, diags, repo.broken_keys | misnamed)
     for key in sorted(projects):
         builder.add_project_nodes(projects[key])
     for key in sorted(projects):

@@ -73,7 +73,9 @@ def release_evidence(ctx: RuleContext):
 def check_evidence(project: LoadedProject, sname: str, target: ServingTarget, path: tuple,
                    release: Release, record: Evidence, at: Position):
     """E002-E005 and W003 for one release whose evidence could be read; shared with `promote`."""
-    if record.project != project.key or record.serving != sname:
+    # Evidence naming the project as its file's place does is about this project even while the
+    # metadata has a typo (N003/N006 report that one).
+    if record.project not in (project.key, project.path_key) or record.serving != sname:
         yield codes.EVIDENCE_OTHER_TARGET.at(
             at, f"evidence `{release.evidence}` is about `{record.project}` serving target "
                 f"`{record.serving}`, not `{project.key}` serving target `{sname}`")
