@@ -120,3 +120,10 @@ def test_a_typo_in_the_project_s_name_or_team_is_one_error_not_one_per_reader(bu
     edit(bundled_repo / FRAUD, old, new)
     code_, lines = headlines(bundled_repo)
     assert code_ == 1 and len(lines) == 1 and f"error[{code}]" in lines[0], lines
+
+
+def test_a_misspelt_reference_is_r001_without_the_unused_source_it_meant(bundled_repo):
+    edit(bundled_repo / FRAUD, "labels: sources.chargebacks", "labels: sources.chargebaks")
+    code, lines = headlines(bundled_repo)
+    assert code == 1 and len(lines) == 1 and "error[R001]" in lines[0]
+    assert lines[0].endswith("(did you mean `chargebacks`?)")
