@@ -114,3 +114,8 @@ def test_new_writes_the_first_spec_of_a_repository_without_specs(tmp_path):
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == "mlopsc: wrote specs/nlp/ticket-router.yaml"  # no teams: any team
     compiles(tmp_path)
+
+
+def test_the_readme_s_first_screen_shows_a_newcomer_mlopsc_new_and_the_tutorial():
+    first_screen = "\n".join((REPO / "README.md").read_text(encoding="utf-8").splitlines()[:24])
+    assert "`mlopsc new <team>/<project>`" in first_screen and "docs/TUTORIAL.md" in first_screen
