@@ -142,7 +142,7 @@ def example_text(edits: dict[str, Any]) -> list[tuple[str, str, str]]:
             shown.append((rel, "json", text))
         else:
             text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=200,
-                                  default_flow_style=None).rstrip("\n")
+                                  default_flow_style=False).rstrip("\n")
             lines = [line.replace(f": {DELETE}", ":  # (removed)") for line in text.splitlines()]
             shown.append((rel, "yaml", "\n".join(lines)))
     return shown
