@@ -93,7 +93,7 @@ async def test_renaming_an_output_in_one_buffer_breaks_the_projects_that_read_it
     line, column = line_col(repo / RECS, "risk/fraud-detection:steps.train.outputs.model")
     assert codes(client, repo, RECS) == [("R001", line, column)]
     assert "step `train` in `risk/fraud-detection` has no output `model`" in client.diagnostics[uri(repo, RECS)][0].message
-    assert {c for c, _, _ in codes(client, repo, FRAUD)} == {"R001", "R005", "W002"}  # `scorer` is read by nothing
+    assert {c for c, _, _ in codes(client, repo, FRAUD)} == {"R001", "R005"}  # no W002 for `scorer`: R001 meant it
 
 
 @pytest.mark.asyncio
