@@ -13,15 +13,17 @@ from .frontend.loader import UsageError
 
 # Each module defines add_parser(subparsers) and run(args) -> exit code.
 COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact", "plan",
-            "schedules", "release"]
+            "schedules", "release", "new", "init", "lsp"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlopsc", description="The MLOps GitOps compiler: specs/ → generated/ (Kubeflow Pipelines, "
                                    "KServe, Argo CD) through one lineage graph.")
-    parser.add_argument("-C", "--root", type=Path, default=Path("."),
-                        help="repository root (default: the current directory)")
+    parser.add_argument("-C", "--root", type=Path, default=None,
+                        help="run as if mlopsc was started in this directory (default: the current "
+                             "one); the repository root is the nearest directory upwards that holds "
+                             "mlopsc.yaml, as git finds .git")
     parser.add_argument("--specs", default="specs", help="specs directory, relative to the root")
     parser.add_argument("--out", default="generated", help="output directory, relative to the root")
     parser.add_argument("--config", default="mlopsc.yaml", help="repository settings file")
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    locate(args)
     # A compile allocates millions of small, acyclic objects (YAML nodes, positions, documents)
     # that all live to the end; collecting every 700 allocations spent a third of a 1,000-project
     # load in the collector, and more the more projects. Collect rarely, and restore on the way out.
@@ -55,6 +58,24 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     finally:
         gc.set_threshold(*collect_every)
+
+
+def locate(args: argparse.Namespace) -> None:
+    """Find the repository root from where the user stands (`-C` or the current directory), and
+    remember that place: diagnostics show paths relative to it, and path arguments start there."""
+    import os
+
+    from .layout import find_root
+
+    start = (args.root or Path(".")).absolute()
+    config = Path(args.config)
+    root = find_root(start, args.config) if not config.is_absolute() and len(config.parts) == 1 else start
+    if root != start or args.root is None:
+        args.root = root if root != start else Path(".")
+    args.start = start
+    rel = Path(os.path.relpath(start, root))
+    # Where the user stands, relative to the root ("" at the root or outside it).
+    args.cwd = "" if rel == Path(".") or rel.parts[:1] == ("..",) else rel.as_posix()
 
 
 if __name__ == "__main__":  # pragma: no cover

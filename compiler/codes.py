@@ -172,6 +172,7 @@ MONITORING_LABELS = _code("M014", "monitoring-labels", "monitoring.selectorLabel
 UNUSED_SOURCE = _code("W001", "unused-source", "A source no step or evaluation reads.", W)
 UNUSED_OUTPUT = _code("W002", "unused-output", "A step output nothing reads, evaluates or serves.", W)
 LINEAGE_DRIFT = _code("W003", "lineage-drift", "The evidence was produced from other code commits or source versions than the spec declares now.", W)
+PROMOTION_SHRINKS = _code("W004", "promotion-shrinks", "An environment serves a model with fewer replicas or smaller cpu/memory than the environment it promotes from (unset resources are the default 1 CPU, 2Gi): production would get less than staging proved enough.", W)
 
 
 def explain(code: str) -> str | None:

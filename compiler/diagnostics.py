@@ -8,6 +8,7 @@ text and JSON forms can never disagree.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -65,12 +66,18 @@ class Diagnostic:
 
 
 def render_text(diagnostics: list[Diagnostic], root: Path, *, color: bool, show_source: bool,
-                verbose: bool = False) -> str:
-    """`path:line:col: error[CODE]: message`, with the offending line and a caret on a terminal."""
+                verbose: bool = False, cwd: str = "") -> str:
+    """`path:line:col: error[CODE]: message`, with the offending line and a caret on a terminal.
+
+    `cwd` is where the user stands, relative to the root (POSIX, "" for the root itself): paths
+    are shown relative to it, as `git status` shows them (`fraud-detection.yaml`, `../../mlopsc.yaml`),
+    so a terminal or editor opens them from there."""
     out: list[str] = []
     line_cache: dict[str, list[str]] = {}
     for d in diagnostics:
         head = d.headline()
+        if cwd:
+            head = display_path(d.position.path, cwd) + head[len(d.position.path):]
         tint = "\x1b[1;31m" if d.is_error else "\x1b[1;33m"  # red errors, yellow warnings
         if color:
             label = f"{d.severity.value}[{d.code}]"
@@ -90,6 +97,17 @@ def render_text(diagnostics: list[Diagnostic], root: Path, *, color: bool, show_
     if diagnostics:
         out.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(out) + ("\n" if out else "")
+
+
+def summary_line(projects: int, diagnostics: list[Diagnostic]) -> str:
+    """The one line a clean run ends with (a run with diagnostics ends with their count)."""
+    errors = sum(d.is_error for d in diagnostics)
+    return f"{projects} project(s), {errors} error(s), {len(diagnostics) - errors} warning(s)"
+
+
+def display_path(path: str, cwd: str) -> str:
+    """A repository-relative path as seen from `cwd` (repository-relative too)."""
+    return posixpath.relpath(path, cwd) if cwd else path
 
 
 def render_json(diagnostics: list[Diagnostic]) -> str:

@@ -30,6 +30,10 @@ LINEAGE_DIR = "lineage"
 PROMOTION_HISTORY = "promotion/history.json"
 
 
+# CPU and memory per serving replica when an environment sets no `resources`.
+SERVING_RESOURCES = {"cpu": "1", "memory": "2Gi"}
+
+
 def namespace(team: str, env: str) -> str:
     """The namespace a team's serving objects live in, per environment."""
     return f"{team}-{env}"
@@ -142,3 +146,18 @@ def is_branch_name(name: str) -> bool:
         return False
     return all(part and not part.startswith(".") and not part.endswith(".lock")
                for part in name.split("/"))
+CONFIG_FILE = "mlopsc.yaml"
+
+
+def find_root(start, config: str = CONFIG_FILE):
+    """The repository root for a command started in `start`: the nearest directory, `start` or
+    one of its parents, that holds the settings file (as git looks for .git and ruff for
+    pyproject.toml). Without one anywhere above, `start` itself (a repository may omit
+    mlopsc.yaml and take the documented defaults)."""
+    from pathlib import Path
+
+    start = Path(start).absolute()
+    for candidate in (start, *start.parents):
+        if (candidate / config).is_file():
+            return candidate
+    return start

@@ -68,9 +68,9 @@ def test_github_annotations_carry_file_line_and_column(example_repo):
     assert [(p, int(line), int(col), code) for p, line, col, code in spots] == expected
 
 
-def test_clean_repository_exits_0_and_prints_nothing(example_repo):
+def test_clean_repository_exits_0_and_prints_one_summary_line(example_repo):
     result = run_mlopsc("validate", cwd=example_repo)
-    assert (result.code, result.out) == (0, "")
+    assert (result.code, result.out) == (0, "2 project(s), 0 error(s), 0 warning(s)\n")
     assert json.loads(run_mlopsc("validate", "--format", "json", cwd=example_repo).out) == []
 
 
@@ -93,7 +93,7 @@ def test_mlopsc_yaml_is_optional(example_repo):
     (example_repo / "mlopsc.yaml").write_text(
         f"apiVersion: mlopsc.dev/v1\nkind: Repository\nkubeflow:\n  releaseImage: {EXAMPLES_RELEASE_IMAGE}\n")
     result = run_mlopsc("validate", cwd=example_repo)
-    assert (result.code, result.out) == (0, "")
+    assert (result.code, result.out) == (0, "2 project(s), 0 error(s), 0 warning(s)\n")
 
 
 def test_missing_specs_dir_is_bad_usage(tmp_path):

@@ -221,3 +221,32 @@ def test_the_first_pull_request_shows_everything_as_new(example_repo):
     assert "+ InferenceService risk-production/fraud-api new  [risk/fraud-detection]" in section(out, "production")
     assert f"serves model {RUN_0142}" in section(out, "production")
     assert "+ Namespace risk-staging new" in section(out, "staging")
+
+
+def test_list_items_are_named_by_identity_never_by_index(repo):
+    assert run_mlopsc("new", "nlp/ticket-router", cwd=repo).code == 0
+    assert run_mlopsc("compile", cwd=repo).code == 0
+    out = plan(repo)
+    assert ("  ~ AppProject argocd/mlopsc-platform changes\n"
+            "      spec.clusterResourceWhitelist: adds Namespace nlp-production, nlp-staging\n") in out
+    assert ("  + AppProject argocd/nlp new\n      may deploy to nlp-staging on https://kubernetes.default.svc, "
+            "nlp-production on https://prod.k8s.example.com, nlp on https://kubernetes.default.svc\n") in out
+    assert not re.search(r"\[\d+\]", out), out
+
+
+def test_list_changes_name_destinations_and_changed_fields():
+    from compiler.commands.plan import _other_changes
+
+    before = {"spec": {"destinations": [{"server": "https://a", "namespace": "risk-staging"},
+                                        {"server": "https://b", "namespace": "risk-production"}],
+                       "containers": [{"name": "main", "image": "x", "env": [{"name": "A", "value": "1"}]}],
+                       "sourceRepos": ["https://git/one"]}}
+    after = {"spec": {"destinations": [{"server": "https://b", "namespace": "risk-production"},
+                                       {"server": "https://c", "namespace": "risk-eu"}],
+                      "containers": [{"name": "main", "image": "y", "env": [{"name": "A", "value": "1"}]}],
+                      "sourceRepos": ["https://git/one", "https://git/two"]}}
+    assert _other_changes(before, after, set()) == [
+        "spec.containers: changes main (image)",
+        "spec.destinations: adds risk-eu on https://c; removes risk-staging on https://a",
+        "spec.sourceRepos: adds https://git/two",
+    ]

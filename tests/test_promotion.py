@@ -322,3 +322,38 @@ def test_promote_usage_errors(example_repo):
                             (["risk/fraud-detection", "nope", "--to", "production"], "no serving target")):
         result = run_mlopsc("promote", *args, cwd=example_repo)
         assert result.code == 2 and complaint in result.err, (args, result.err)
+
+
+def test_promote_says_what_the_target_keeps_and_warns_w004_when_it_is_less(example_repo):
+    """The issue's case: staging runs 2 CPU/8Gi on 1–2 replicas; production has no release, no
+    replicas and no resources, so after the promotion it would serve on the 1 CPU/2Gi default."""
+    spec = example_repo / SPEC
+    edit(spec, '          resources: {cpu: "1", memory: 2Gi}\n', '          resources: {cpu: "2", memory: 8Gi}\n')
+    text = spec.read_text()
+    start = text.index("        production:\n")
+    spec.write_text(text[:start] + "        production: {}\n" + text[text.index("  schedule:"):])
+    assert run_mlopsc("validate", cwd=example_repo).code == 0  # production serves nothing yet: no W004
+    result = run_mlopsc("promote", "risk/fraud-detection", "fraud-api", "--to", "production", cwd=example_repo)
+    assert result.code == 0, result.err
+    line, column = line_col(spec, "production:")
+    warning = (f"{SPEC}:{line}:{column}: warning[W004]: `fraud-api` would serve in `production` with less "
+               f"than in `staging`, which it promotes from: replicas.max 1 < 2, cpu 1 (the default) < 2, "
+               f"memory 2Gi (the default) < 8Gi; set `replicas` and `resources` under environments.production "
+               f"(at least staging's)")
+    lines = result.err.splitlines()
+    assert lines.count(warning) == 1, lines
+    assert lines[-1] == ("mlopsc: production keeps its own replicas 1–1, cpu 1 (default), memory 2Gi (default) "
+                         "(staging has replicas 1–2, cpu 2, memory 8Gi)")
+    validate = run_mlopsc("validate", cwd=example_repo)
+    assert validate.code == 0 and f"{SPEC}:{line}:{column}: warning[W004]: " in validate.out
+
+
+def test_promote_into_an_environment_with_more_capacity_says_what_it_keeps_without_warning(example_repo):
+    assert run_mlopsc("compile", cwd=example_repo).code == 0
+    edit(example_repo / SPEC, "evidence/risk/fraud-detection/run-0142.json\n          replicas: {min: 3",
+         "evidence/risk/fraud-detection/run-0151.json\n          replicas: {min: 3")
+    result = run_mlopsc("promote", "risk/fraud-detection", "fraud-api", "--to", "production", cwd=example_repo)
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[-1] == ("mlopsc: production keeps its own replicas 3–12, cpu 2, memory 4Gi "
+                                           "(staging has replicas 1–2, cpu 1, memory 2Gi)")
+    assert "W004" not in result.err

@@ -45,7 +45,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "mlopsc"}
 # The label that tells the stable pods from the canary's (Deployment selectors and the canary).
 TRACK_LABEL = "mlopsc.dev/track"
 # Applied when an environment sets no resources: KServe's own defaults for a predictor.
-DEFAULT_RESOURCES = {"cpu": "1", "memory": "2Gi"}
+DEFAULT_RESOURCES = layout.SERVING_RESOURCES
 GPU_RESOURCE = "nvidia.com/gpu"
 # Autoscaling when an environment sets none: what KServe's HPA would default to anyway.
 DEFAULT_SCALING = ("cpu", 80)

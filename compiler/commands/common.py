@@ -30,7 +30,7 @@ def print_diagnostics(args: argparse.Namespace, diagnostics: list[Diagnostic], s
     else:
         tty = stream.isatty()
         stream.write(render_text(diagnostics, args.root, color=tty, show_source=tty,
-                                 verbose=getattr(args, "verbose", False)))
+                                 verbose=getattr(args, "verbose", False), cwd=getattr(args, "cwd", "")))
     stream.flush()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..build import emit_documents, load_and_check, render_files
+from ..diagnostics import summary_line
+from ..frontend.loader import discover_spec_files
 from ..output import fingerprint
 from ..output.writer import (Drift, OutputRefused, check_tree, inventory_problems, location_problems, shown, tidy,
                              write_tree)
@@ -37,6 +39,7 @@ def run(args) -> int:
         if unchanged is not None:
             print_diagnostics(args, unchanged, sys.stderr)
             if args.check:
+                _up_to_date(args, len(discover_spec_files(where.root, where.specs)), unchanged)
                 return 0
             tidy(where.out_dir)
             print(f"mlopsc: {args.out}/ is up to date (no input changed since the last compile)",
@@ -59,7 +62,8 @@ def run(args) -> int:
         if args.select:
             print("mlopsc: --check compares the whole repository; --select is ignored", file=sys.stderr)
         try:
-            return _report_drift(args, check_tree(where.out_dir, files, owners, args.out))
+            return _report_drift(args, check_tree(where.out_dir, files, owners, args.out),
+                                 len(checked.repo.projects), checked.diagnostics)
         except OutputRefused as exc:
             return _refused(args, exc.diagnostics)
     selected = None
@@ -96,8 +100,14 @@ def _refused(args, diagnostics) -> int:
     return 1
 
 
-def _report_drift(args, drift: Drift) -> int:
+def _up_to_date(args, projects: int, diagnostics) -> None:
+    if args.format == "text":
+        print(f"mlopsc: {args.out}/ is up to date: {summary_line(projects, diagnostics)}", file=sys.stderr)
+
+
+def _report_drift(args, drift: Drift, projects: int, diagnostics) -> int:
     if drift.clean:
+        _up_to_date(args, projects, diagnostics)
         return 0
     sys.stdout.write(drift.diff)
     for path, why in drift.in_the_way:  # never read, never diffed: named only

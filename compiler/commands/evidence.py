@@ -132,7 +132,7 @@ def build_record(args: argparse.Namespace) -> dict:
             raise UsageError(f"--model-digest {args.model_digest!r} is not sha256:<64 lowercase hex>")
         digest = args.model_digest
     else:
-        digest = model_digest(args.root / args.model_path)
+        digest = model_digest(getattr(args, "start", args.root) / args.model_path)
     record = {
         "project": args.project,
         "serving": args.serving,
@@ -147,7 +147,7 @@ def build_record(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     record = build_record(args)
-    output = args.root / args.output
+    output = getattr(args, "start", args.root) / args.output  # relative to where the user stands
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")

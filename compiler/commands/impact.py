@@ -51,7 +51,7 @@ def run(args) -> int:
     lineage = checked.lineage
     start: set[str] = set()
     for target in args.targets:
-        start |= _resolve_target(where, checked, target)
+        start |= _resolve_target(where, checked, target, getattr(args, "start", None))
     old, removed, causes = None, set(), list(args.targets)
     if args.base is not None:
         changed_files = _changed_files(where.root, args.base)
@@ -81,12 +81,14 @@ def run(args) -> int:
     return 0
 
 
-def _resolve_target(where: Layout, checked, target: str) -> set[str]:
+def _resolve_target(where: Layout, checked, target: str, start: Path | None = None) -> set[str]:
     """A spec file → its project's nodes; an evidence file → the releases citing it; otherwise a
     selector expression over the graph."""
     lineage = checked.lineage
     path = Path(target)
-    full = path if path.is_absolute() else where.root / path
+    full = path if path.is_absolute() else (start or where.root) / path
+    if not full.is_file() and not path.is_absolute():
+        full = where.root / path  # a repository-relative path works from anywhere
     if full.is_file():
         try:
             rel = full.resolve().relative_to(where.root.resolve()).as_posix()

@@ -508,6 +508,13 @@ def _describe_application(before: dict | None, after: dict | None) -> list[str]:
     return _other_changes(before, after, set())
 
 
+def _describe_appproject(before: dict | None, after: dict | None) -> list[str]:
+    if before is None:
+        destinations = _get(after, "spec", "destinations") or []
+        return [f"may deploy to {_labels(destinations)}"] if destinations else ["appears"]
+    return _describe_generic(before, after)
+
+
 def _describe_generic(before: dict | None, after: dict | None) -> list[str]:
     if before is None:
         return ["appears"]
@@ -542,20 +549,32 @@ _DESCRIBERS = {"PrometheusRule": _describe_prometheus_rule, "InferenceService": 
                "Deployment": _describe_deployment, "HorizontalPodAutoscaler": _describe_hpa,
                "ServiceAccount": _describe_service_account, "Pipeline": _describe_pipeline,
                "PipelineVersion": _describe_pipeline_version,
-               "Application": _describe_application}
+               "Application": _describe_application, "AppProject": _describe_appproject}
 
 
 def _other_changes(before: dict, after: dict, covered: set[tuple]) -> list[str]:
-    """What else differs, as field paths; lineage annotations are summed up in one line."""
+    """What else differs: list items by their identity (name, namespace, destination), other
+    fields as paths; lineage annotations are summed up in one line."""
     old, new = _flatten(before), _flatten(after)
     changed = sorted((k for k in set(old) | set(new) if old.get(k) != new.get(k)), key=repr)
+    changed = [k for k in changed if not any(k[:len(c)] == c for c in covered)]
     lineage = sorted({str(k[2]).removeprefix("mlopsc.dev/") for k in changed
                       if _is_lineage(k) and k[2] not in (DIGEST, CANARY_DIGEST, RUN_SERVICE_ACCOUNT)})
-    rest = sorted({_dotted(k) for k in changed
-                   if not _is_lineage(k) and not any(k[:len(c)] == c for c in covered)})
+    lists, rest = [], set()
+    for key in changed:
+        if _is_lineage(key):
+            continue
+        described = _list_change(key, old.get(key), new.get(key))
+        if described is not None:
+            lists.append(described)
+        else:  # a list whose items have no identity: by index, as a last resort
+            inner_old, inner_new = _flatten(old.get(key), key, lists=False), _flatten(new.get(key), key, lists=False)
+            rest |= {_dotted(k) for k in set(inner_old) | set(inner_new) if inner_old.get(k) != inner_new.get(k)}
     text = []
     if lineage:
         text.append(_LINEAGE + ", ".join(lineage))
+    text += lists
+    rest = sorted(rest)
     if rest:
         text.append("also: " + ", ".join(rest[:4]) + (f" and {len(rest) - 4} more" if len(rest) > 4 else ""))
     return text
@@ -565,18 +584,91 @@ def _is_lineage(key: tuple) -> bool:
     return len(key) > 2 and key[:2] == ("metadata", "annotations") and str(key[2]).startswith("mlopsc.dev/")
 
 
-def _flatten(obj: Any, prefix: tuple = ()) -> dict[tuple, Any]:
+def _flatten(obj: Any, prefix: tuple = (), lists: bool = True) -> dict[tuple, Any]:
+    """Leaf paths → values; a list stays one value (compared by its items' identities) unless
+    `lists` is False."""
     if isinstance(obj, dict):
         out: dict[tuple, Any] = {}
         for k, v in obj.items():
-            out.update(_flatten(v, prefix + (k,)))
+            out.update(_flatten(v, prefix + (k,), lists))
         return out or {prefix: {}}
     if isinstance(obj, list):
+        if lists:
+            return {prefix: obj}
         out = {}
         for i, v in enumerate(obj):
-            out.update(_flatten(v, prefix + (i,)))
+            out.update(_flatten(v, prefix + (i,), lists))
         return out or {prefix: []}
     return {prefix: obj}
+
+
+def _identity(item: Any) -> Any:
+    """What names a list item: its name (with kind and group), else its destination or kind, else
+    the value itself."""
+    if not isinstance(item, dict):
+        return json.dumps(item, sort_keys=True, default=str)
+    if "name" in item:
+        return (item.get("group"), item.get("kind"), item["name"])
+    keys = [k for k in ("group", "kind", "namespace", "server") if k in item]
+    return tuple((k, item[k]) for k in keys) if keys else json.dumps(item, sort_keys=True, default=str)
+
+
+def _label(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    if "name" in item:
+        return f"{item['kind']} {item['name']}" if "kind" in item else str(item["name"])
+    if "namespace" in item or "server" in item:
+        where = item.get("namespace")
+        return f"{where} on {item.get('server')}" if where and item.get("server") else str(where or item.get("server"))
+    if "kind" in item:
+        return str(item["kind"]) + (f" ({item['group']})" if item.get("group") else "")
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+def _labels(items: list) -> str:
+    """`Namespace nlp-production, nlp-staging`: items of one kind share the word."""
+    parts: list[str] = []
+    by_kind: dict[str, list[str]] = {}
+    for item in items:
+        if isinstance(item, dict) and "name" in item and "kind" in item:
+            by_kind.setdefault(str(item["kind"]), []).append(str(item["name"]))
+        else:
+            parts.append(_label(item))
+    parts = [f"{kind} {', '.join(names)}" for kind, names in by_kind.items()] + parts
+    shown = parts[:6]
+    return ", ".join(shown) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
+
+
+def _list_change(path: tuple, old: Any, new: Any) -> str | None:
+    """`spec.destinations: adds nlp-staging on https://…; removes …`, or None when the lists'
+    items have no identity to match them by (two items with one name)."""
+    if not isinstance(old, list) and not isinstance(new, list):
+        return None
+    if (old is not None and not isinstance(old, list)) or (new is not None and not isinstance(new, list)):
+        return None
+    old, new = old or [], new or []
+    before, after = {_identity(i): i for i in old}, {_identity(i): i for i in new}
+    if len(before) != len(old) or len(after) != len(new):
+        return None
+    parts = []
+    added = [after[k] for k in after if k not in before]
+    removed = [before[k] for k in before if k not in after]
+    changed = [k for k in after if k in before and before[k] != after[k]]
+    if added:
+        parts.append("adds " + _labels(added))
+    if removed:
+        parts.append("removes " + _labels(removed))
+    if changed:
+        described = []
+        for k in changed[:6]:
+            a, b = _flatten(before[k], lists=False), _flatten(after[k], lists=False)
+            fields = sorted({_dotted(f) for f in set(a) | set(b) if a.get(f) != b.get(f)})
+            described.append(f"{_label(after[k])} ({', '.join(fields[:3])}{' …' if len(fields) > 3 else ''})")
+        parts.append("changes " + ", ".join(described) + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""))
+    if not parts:
+        parts.append("same items in another order")
+    return f"{_dotted(path)}: " + "; ".join(parts)
 
 
 def _dotted(key: tuple) -> str:

@@ -92,7 +92,7 @@ def run(args) -> int:
                and first <= d.position.line <= last]
     if args.format == "text":  # no source lines: the file on disk is not the edited one
         sys.stderr.write(render_text(related, args.root, color=False, show_source=False,
-                                     verbose=args.verbose))
+                                     verbose=args.verbose, cwd=getattr(args, "cwd", "")))
     else:
         print_diagnostics(args, related, sys.stderr)
     if any(d.is_error for d in related):
@@ -102,7 +102,24 @@ def run(args) -> int:
     _write_atomically(path, edited)
     print(f"mlopsc: {project.path}: {args.serving} in {args.to} now pins {release['digest']} from {source}; "
           f"run `mlopsc compile` and commit both", file=sys.stderr)
+    _say_what_stays(args, loaded, checked, source, related)
     return 0
+
+
+def _say_what_stays(args, loaded, checked, source: str, shown: list) -> None:
+    """Only the release moves: the target keeps its own replicas and resources. Say what they
+    are, and warn (W004, as validate does) when they are less than the source environment's."""
+    from ..middle.rules.capacity import describe_capacity
+
+    envs = loaded.model.spec.serving[args.serving].environments
+    print(f"mlopsc: {args.to} keeps its own {describe_capacity(envs[args.to])} "
+          f"({source} has {describe_capacity(envs[source])})", file=sys.stderr)
+    where = loaded.doc.key_position(("spec", "serving", args.serving, "environments", args.to))
+    warnings = [d for d in checked.diagnostics if d.code == "W004" and d.position == where and d not in shown]
+    if warnings:
+        from .common import print_diagnostics
+
+        print_diagnostics(args, warnings, sys.stderr)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..build import load_and_check
+from ..diagnostics import summary_line
 from .common import add_format, exit_code, layout, print_diagnostics
 
 
@@ -15,4 +16,6 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     checked = load_and_check(layout(args))
     print_diagnostics(args, checked.diagnostics)
+    if args.format == "text" and not checked.diagnostics:
+        print(summary_line(len(checked.repo.projects), checked.diagnostics))
     return exit_code(checked.diagnostics)

@@ -26,6 +26,14 @@ from .yaml_source import SourceDocument, load_yaml
 class LoadedProject:
     doc: SourceDocument
     model: MLProject
+    # Data paths of mappings that hold an unknown field (a typo such as `ouputs`): the model was
+    # validated without that field, so what it defines is unknown, and references into these
+    # mappings are not reported again (one typo, one error).
+    broken: frozenset[tuple] = frozenset()
+
+    def is_broken(self, path: tuple) -> bool:
+        """Whether `path`, or a mapping holding it, has an unknown field."""
+        return any(path[:len(b)] == b for b in self.broken)
 
     @property
     def path(self) -> str:
@@ -34,6 +42,13 @@ class LoadedProject:
     @property
     def key(self) -> str:
         return self.model.key
+
+    @property
+    def path_key(self) -> str:
+        """`<team>/<project>` as the file's place says it (specs/<team>/<project>.yaml): what the
+        rest of the repository calls it when its metadata has a typo (N003/N006 report that)."""
+        parts = PurePosixPath(self.path).parts
+        return f"{parts[-2]}/{PurePosixPath(parts[-1]).stem}" if len(parts) >= 2 else self.key
 
 
 @dataclass
@@ -66,25 +81,34 @@ class UsageError(Exception):
 def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
     base = root / specs_dir
     if not base.is_dir():
-        raise UsageError(f"specs directory {specs_dir!r} does not exist under {root}")
+        raise UsageError(f"specs directory {specs_dir!r} does not exist under {root} (`mlopsc new "
+                         f"<team>/<project>` writes the first spec; `mlopsc init` starts a repository)")
     files = [p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
     # Sorted by POSIX path, so the order never depends on what the file system lists first.
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
 def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
-                    only_files: set[str] | None = None, out_dir: str = "generated") -> LoadedRepository:
+                    only_files: set[str] | None = None, out_dir: str = "generated",
+                    overlay: dict[str, bytes] | None = None) -> LoadedRepository:
+    """`overlay` (repository-relative path → bytes) stands in for files on disk: an editor's
+    unsaved buffers, checked in the whole repository's context (`mlopsc lsp`)."""
+    overlay = overlay or {}
     diagnostics: list[Diagnostic] = []
-    config, config_doc, config_valid = _load_config(root, config_file, diagnostics)
+    config, config_doc, config_valid = _load_config(root, config_file, diagnostics, overlay.get(config_file))
     repo = LoadedRepository(root=root, config=config, config_doc=config_doc, config_valid=config_valid,
                             diagnostics=diagnostics,
                             specs_dir=PurePosixPath(specs_dir).as_posix(),
                             out_dir=PurePosixPath(out_dir).as_posix())
-    for file in discover_spec_files(root, specs_dir):
-        rel = file.relative_to(root).as_posix()
+    specs_prefix = PurePosixPath(specs_dir).as_posix() + "/"
+    files = {file.relative_to(root).as_posix(): file for file in discover_spec_files(root, specs_dir)}
+    files.update({rel: None for rel in overlay if rel.startswith(specs_prefix) and rel.endswith((".yaml", ".yml"))})
+    for rel in sorted(files):
+        file = files[rel]
         if only_files is not None and rel not in only_files:
             continue
-        project, doc = _load_project(rel, file.read_bytes(), diagnostics)
+        raw = overlay[rel] if rel in overlay else file.read_bytes()
+        project, doc = _load_project(rel, raw, diagnostics)
         if project is None:
             repo.broken_files.append(rel)
             repo.broken_keys.update(_probable_keys(rel, doc))
@@ -123,13 +147,13 @@ def _probable_keys(rel: str, doc: SourceDocument) -> set[str]:
     return keys
 
 
-def _load_config(root: Path, config_file: str, out: list[Diagnostic]):
+def _load_config(root: Path, config_file: str, out: list[Diagnostic], raw: bytes | None = None):
     """The settings, their document, and whether they are the file's own (False: the file has
     errors and the defaults stand in, so rules about missing settings must stay quiet)."""
     path = root / config_file
-    if not path.exists():
+    if raw is None and not path.exists():
         return Repository(), None, True  # documented defaults
-    doc, diags = load_yaml(path.read_bytes(), config_file)
+    doc, diags = load_yaml(path.read_bytes() if raw is None else raw, config_file)
     out.extend(diags)
     if diags:
         return Repository(), doc, False
@@ -142,12 +166,13 @@ def _load_project(rel: str, raw: bytes, out: list[Diagnostic]) -> tuple[LoadedPr
     out.extend(diags)
     if any(d.is_error for d in diags):
         return None, doc
-    model = validate_document(doc, MLProject, "MLProject", out)
-    return (LoadedProject(doc, model) if model is not None else None), doc
+    broken: set[tuple] = set()
+    model = validate_document(doc, MLProject, "MLProject", out, broken)
+    return (LoadedProject(doc, model, frozenset(broken)) if model is not None else None), doc
 
 
 def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str,
-                      out: list[Diagnostic]) -> Any:
+                      out: list[Diagnostic], broken: set[tuple] | None = None) -> Any:
     data = doc.data
     if not isinstance(data, dict):
         what = "empty" if data is None else "a list" if isinstance(data, list) else f"just {_show(data)}"
@@ -170,8 +195,11 @@ def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str
     # Only unknown fields (typos, mostly): without them the document is valid, so the rules can
     # still check the rest of it and every error of the file shows up in one run. The errors
     # above keep compile from writing anything.
+    stripped = [_data_path(data, loc, True) for loc in unknown]
+    if broken is not None:
+        broken.update(path[:-1] for path in stripped)
     try:
-        return model_cls.model_validate(_without(data, [_data_path(data, loc, True) for loc in unknown]))
+        return model_cls.model_validate(_without(data, stripped))
     except ValidationError:  # pragma: no cover - removing fields pydantic rejected leaves a valid document
         return None
 
@@ -215,6 +243,8 @@ def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type
             result.append(codes.UNKNOWN_FIELD.at(doc.key_position(data_path), message))
         elif first["type"] == "missing":
             missing = data_path[-1]
+            if _misspelt_beside(missing, data_path[:-1], by_place):
+                continue  # `metircs:` is there: its S001 says "did you mean `metrics`?"
             message = f"missing required field `{missing}` in {_describe(data_path[:-1])}"
             result.append(codes.MISSING_FIELD.at(doc.key_position(data_path[:-1]) if data_path[:-1]
                                                  else doc.position(()), message))
@@ -223,6 +253,13 @@ def _translate_errors(exc: ValidationError, doc: SourceDocument, model_cls: type
             result.append(codes.WRONG_TYPE.at(doc.position(data_path),
                                               _wrong_value(_describe(data_path), value, errors)))
     return result
+
+
+def _misspelt_beside(missing: Any, parent: tuple, by_place: dict) -> bool:
+    """Whether an unknown field next to a missing one is its misspelling (one typo, one error)."""
+    siblings = [str(path[-1]) for (structural, path), errors in by_place.items()
+                if structural and path[:-1] == parent and errors[0]["type"] == "extra_forbidden"]
+    return bool(difflib.get_close_matches(str(missing), siblings, n=1, cutoff=0.6))
 
 
 # Pydantic's type errors, as what the spec expected instead.

@@ -123,7 +123,13 @@ def load_yaml(raw: bytes, path: str) -> tuple[SourceDocument, list[Diagnostic]]:
             return doc, [codes.UNSAFE_YAML.at(pos, f"nested more than {MAX_DEPTH} levels deep")]
         if "tab" in problem or (mark is not None and _char_at(text, mark.index) == "\t"):
             problem += " (YAML indents with spaces, never tabs)"
-        return doc, [codes.YAML_SYNTAX.at(pos, problem)]
+            return doc, [codes.YAML_SYNTAX.at(pos, problem)]
+        plain = _in_plain_words(exc, text)
+        if plain is None:
+            return doc, [codes.YAML_SYNTAX.at(pos, problem)]
+        mark, message = plain
+        return doc, [codes.YAML_SYNTAX.at(Position(path, mark.line + 1, mark.column + 1), message,
+                                          (f"libyaml says: {problem}",))]
     except yaml.reader.ReaderError as exc:
         return doc, [codes.YAML_SYNTAX.at(_reader_position(path, text, exc),
                                           f"{exc.reason} (character 0x{exc.character:x})"
@@ -141,6 +147,57 @@ def load_yaml(raw: bytes, path: str) -> tuple[SourceDocument, list[Diagnostic]]:
     builder = _Builder(doc, budget=len(text) + _ALIAS_SLACK)
     doc.data = builder.build(nodes[0], ())
     return doc, builder.diagnostics
+
+
+def _line_text(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line] if 0 <= line < len(lines) else ""
+
+
+def _in_plain_words(exc: yaml.MarkedYAMLError, text: str):
+    """libyaml's parser-speak ("while parsing a block mapping … did not find expected key") as
+    what went wrong, naming the line that opened the block: (mark, message), or None."""
+    context, problem = exc.context or "", exc.problem or ""
+    opened, at = exc.context_mark, exc.problem_mark
+    if at is None:
+        return None
+    here = _line_text(text, at.line).lstrip()
+    if opened is not None and "block mapping" in context and "expected key" in problem:
+        column = len(_line_text(text, opened.line)) - len(_line_text(text, opened.line).lstrip()) + 1
+        if here.startswith("-"):
+            return at, (f"a list item cannot stand among the keys of the mapping opened at line "
+                        f"{opened.line + 1}: put it under a key (`key:` then `- item` indented below)")
+        prev = next((i for i in range(at.line - 1, opened.line, -1)
+                     if _line_text(text, i).strip() and not _line_text(text, i).lstrip().startswith("#")), None)
+        other = ""
+        if prev is not None:
+            inner = len(_line_text(text, prev)) - len(_line_text(text, prev).lstrip()) + 1
+            if inner != column:
+                other = f", or to column {inner} like line {prev + 1}"
+        return at, (f"this line is not indented like the mapping opened at line {opened.line + 1}, "
+                    f"whose keys start at column {column}: indent it to column {column}{other}")
+    if opened is not None and "block collection" in context and "'-' indicator" in problem:
+        return at, (f"this line is not indented like the list opened at line {opened.line + 1}: "
+                    f"each item starts with `- ` at column {opened.column + 1}")
+    if opened is not None and "flow mapping" in context:
+        return opened, (f"the `{{` opened here (line {opened.line + 1}) is not closed where line "
+                        f"{at.line + 1} starts: add the closing `}}`, or a `,` between items")
+    if opened is not None and "flow sequence" in context:
+        return opened, (f"the `[` opened here (line {opened.line + 1}) is not closed where line "
+                        f"{at.line + 1} starts: add the closing `]`, or a `,` between items")
+    if opened is not None and "quoted scalar" in context:
+        return opened, (f"the quote opened here (line {opened.line + 1}) is never closed: add the "
+                        f"closing quote")
+    if opened is not None and "simple key" in context and "expected ':'" in problem:
+        return opened, ("this line is neither `key: value` nor a list item: add the `:` after the "
+                        "key, or `- ` before an item")
+    if "mapping values are not allowed" in problem:
+        return at, ("unexpected `:` here: a value cannot hold `key: value` on its line. Either this "
+                    "line is indented deeper than it belongs (under a key that already has a "
+                    "value), or the value contains `: ` and needs quotes")
+    if "undefined alias" in problem:
+        return at, "`*` starts an alias, but no `&anchor` of that name comes before it: quote the value if it is text"
+    return None
 
 
 def _is_merge_key(node: yaml.Node) -> bool:

@@ -51,7 +51,10 @@ def build_graph(repo: LoadedRepository) -> tuple[LineageGraph, list[Diagnostic]]
     for project in repo.projects:
         # Duplicate project keys are reported by the naming rules; the first one wins here.
         projects.setdefault(project.key, project)
-    builder = _Builder(g, projects, diags, repo.broken_keys)
+    # A project whose metadata names another team or project than its file's place (N003/N006)
+    # is still what the other projects mean by the place's name: no R001 on top of that error.
+    misnamed = {p.path_key for p in repo.projects if p.path_key != p.key and p.path_key not in projects}
+    builder = _Builder(g, projects, diags, repo.broken_keys | misnamed)
     for key in sorted(projects):
         builder.add_project_nodes(projects[key])
     for key in sorted(projects):
@@ -156,13 +159,15 @@ class _Builder:
                 self._edge(model, sid, "serves")
             for i, ev_name in enumerate(serving.gates):
                 if ev_name not in spec.evaluations:
+                    if project.is_broken(("spec", "evaluations", ev_name)):
+                        continue
                     self.diags.append(codes.UNKNOWN_EVALUATION.at(
                         project.doc.position(("spec", "serving", name, "gates", i)),
                         f"serving target `{name}` is gated by evaluation `{ev_name}`, which this "
                         f"project does not define{did_you_mean(str(ev_name), spec.evaluations)}"))
                     continue
                 evaluation = spec.evaluations[ev_name]
-                ev_model = self.resolve(project, evaluation.model, (), report=False)
+                ev_model = self.resolve(project, evaluation.model, (), expect="model", report=False)
                 if model and ev_model and ev_model != model:
                     self.diags.append(codes.GATE_OTHER_MODEL.at(
                         project.doc.position(("spec", "serving", name, "gates", i)),
@@ -214,6 +219,10 @@ class _Builder:
                         f"`{text}` names project `{key}`, which does not exist{did_you_mean(key, self.projects)}")
         tspec = target.model.spec
         where = "" if ref.project is None else f" in `{key}`"
+        into = ("spec", "sources", ref.source) if ref.source is not None else \
+            ("spec", "steps", ref.step, "outputs", ref.output)
+        if target.is_broken(into):
+            report = False  # a typo there (reported) hides what it defines; do not pile on
         if ref.source is not None:
             if ref.source not in tspec.sources:
                 return fail(codes.UNRESOLVED_REFERENCE, f"`{text}`: no source `{ref.source}`{where}"

@@ -51,6 +51,28 @@ def _is_exponent(suffix: str) -> bool:
     return len(suffix) > 1 and suffix[0] in "eE"
 
 
+_UNIT_WORDS = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kKmMgGtTpP])(?:i?[bB]|i)?$")
+
+
+def suggest_quantity(value: object) -> str | None:
+    """The quantity a near miss most likely meant: `16GB`, `16gb`, `16GiB` → `16Gi` (memory is
+    sized in powers of two, and `G` would be a thousand million bytes), `2 Gi` → `2Gi`."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(" ", "")
+    if text != value:
+        try:
+            _split(text)
+            return text
+        except QuantityError:
+            pass
+    m = _UNIT_WORDS.match(text)
+    if m is None:
+        return None
+    unit = m["unit"].upper()
+    return f"{m['num']}{'Ki' if unit == 'K' else unit + 'i'}"
+
+
 def parse_quantity(value: object, limit: Decimal = MAX_VALUE) -> Decimal:
     """The quantity's value; QuantityError if it is malformed or larger than `limit` in magnitude."""
     number, suffix = _split(value)

@@ -67,8 +67,8 @@ def rule(fn: Rule) -> Rule:
 def run_rules(ctx: RuleContext) -> list[Diagnostic]:
     # Importing the modules registers their rules; the order of the list does not matter
     # because diagnostics are sorted by position before anyone sees them.
-    from . import (cluster, containers, evidence, gates, graph_rules, monitoring, names, pinning,  # noqa: F401
-                   schedules, serving, storage, writeback)
+    from . import (capacity, cluster, containers, evidence, gates, graph_rules, monitoring, names,  # noqa: F401
+                   pinning, schedules, serving, storage, writeback)
 
     found: list[Diagnostic] = []
     for fn in RULES:

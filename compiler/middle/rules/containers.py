@@ -7,7 +7,7 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
-from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity
+from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity, suggest_quantity
 from . import RuleContext, rule, tasks
 
 CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
@@ -90,8 +90,10 @@ def quantities(ctx: RuleContext):
                     if parse_quantity(value, MAX_CPU if field == "cpu" else MAX_VALUE) <= 0:
                         raise QuantityError("must be greater than zero")
                 except QuantityError as exc:
+                    meant = suggest_quantity(value)
+                    hint = f": did you mean `{meant}`?" if meant else ""
                     yield codes.INVALID_QUANTITY.at(project.doc.position(path + (field,)),
-                                                    f"{field} `{value}` is not a valid Kubernetes quantity ({exc})")
+                                                    f"{field} `{value}` is not a valid Kubernetes quantity ({exc}){hint}")
             if res.gpuType and not res.gpu:
                 yield codes.GPU_TYPE_WITHOUT_GPU.at(project.doc.position(path + ("gpuType",)),
                                                     "gpuType is set but gpu is not: set `gpu: <count>`")
@@ -134,6 +136,8 @@ def placeholders(ctx: RuleContext):
                         problem = (f"`{m[0]}` is not a placeholder: use `${{inputs.<name>}}`, "
                                    f"`${{outputs.<name>}}` or `${{params.<name>}}`")
                     elif ref not in declared[kind]:
+                        if project.is_broken(task.path + (kind,)):
+                            continue  # the task has an unknown field (`ouputs`?), reported as S001
                         known = ", ".join(sorted(declared[kind])) or "none"
                         problem = (f"`{m[0]}`: {task.what} declares no {kind[:-1]} `{ref}` "
                                    f"({kind}: {known}){did_you_mean(ref, declared[kind])}")

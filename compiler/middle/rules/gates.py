@@ -19,7 +19,8 @@ def gates_well_formed(ctx: RuleContext):
                 if gate is None:
                     yield codes.MALFORMED_GATE.at(pos, f"gate `{text}` is not `<metric> <op> <number>` "
                                                        f"(op: >=, >, <=, <, ==, !=), e.g. `auc >= 0.92`")
-                elif gate.metric not in evaluation.metrics:
+                elif gate.metric not in evaluation.metrics and \
+                        not project.is_broken(("spec", "evaluations", name, "metrics")):
                     yield codes.GATE_UNKNOWN_METRIC.at(
                         pos, f"gate `{text}` tests `{gate.metric}`, which evaluation `{name}` does not "
                              f"declare in metrics{did_you_mean(gate.metric, evaluation.metrics)}")
@@ -38,10 +39,10 @@ def gating_metrics_distinct(ctx: RuleContext):
                 if evaluation is None or evaluation_name in owner.values():
                     continue  # unknown evaluations are G003; a repeated one adds no new metric
                 for metric in evaluation.metrics:
-                    if metric in owner:
+                    if owner.get(metric, evaluation_name) == evaluation_name:
+                        owner[metric] = evaluation_name  # a metric listed twice in one evaluation is N002
+                    else:
                         yield codes.METRIC_CLASH.at(
                             project.doc.position(("spec", "serving", name, "gates", index)),
                             f"evaluations `{owner[metric]}` and `{evaluation_name}` both declare metric "
                             f"`{metric}`, but the evidence of `{name}` holds one value per metric: rename one")
-                    else:
-                        owner[metric] = evaluation_name

@@ -6,7 +6,8 @@ import networkx as nx
 
 from ... import codes
 from ...diagnostics import Position
-from . import RuleContext, rule
+from .. import refs
+from . import RuleContext, rule, tasks
 
 # Only data dependencies can form a cycle; serving and gates hang off the end of the flow.
 _FLOW_KINDS = {"step", "artifact", "evaluation"}
@@ -41,10 +42,33 @@ def cycles(ctx: RuleContext):
             yield codes.CYCLE.at(pos, f"dependency cycle{across}: {ring}")
 
 
+def _dangling(ctx: RuleContext) -> set[str]:
+    """Projects with a reference that does not resolve (R001/R004), and the projects such a
+    reference points into: one of their sources or outputs may be what it meant."""
+    g = ctx.lineage.graph
+    found: set[str] = set()
+    for project in ctx.repo.projects:
+        texts = [text for task in tasks(project) for text in task.item.inputs.values()]
+        texts += [task.item.model for task in tasks(project) if task.is_evaluation]
+        texts += [target.model for target in project.model.spec.serving.values()]
+        for text in texts:
+            ref = refs.parse_ref(text)
+            if ref is None:
+                found.add(project.key)
+            elif ref.node_id(project.key) not in g:
+                found.update((project.key, ref.in_project(project.key)))
+    return found
+
+
 @rule
 def unused(ctx: RuleContext):
     g = ctx.lineage.graph
+    dangling = _dangling(ctx)
     for nid, data in g.nodes(data=True):
+        if ctx.lineage.projects[data["project"]].broken or data["project"] in dangling:
+            # An unknown field (a misspelt `inputs`?) or a reference that does not resolve may be
+            # the reader: its S001 or R001 says so; one typo, one diagnostic.
+            continue
         if data["kind"] == "source" and g.out_degree(nid) == 0:
             yield codes.UNUSED_SOURCE.at(Position(data["file"], data["line"], data["column"]),
                                          f"source `{data['label']}` is read by no step or evaluation")

@@ -144,11 +144,13 @@ def team_and_layout(ctx: RuleContext):
             yield codes.MISPLACED_SPEC.at(project.doc.position(("metadata", "name")),
                                           f"project `{meta.name}` is defined in {path.name}: rename the "
                                           f"file to {path.parent}/{meta.name}.yaml or set name: {path.stem}")
-        if teams is not None and meta.team not in teams:
+        folder_team = parts[0] if len(parts) == 2 else None
+        if teams is not None and meta.team not in teams and folder_team not in teams:  # else N003 says it
             known = ", ".join(sorted(teams)) or "none"
             yield codes.UNKNOWN_TEAM.at(project.doc.position(("metadata", "team")),
                                         f"team `{meta.team}` is not declared in mlopsc.yaml (teams: {known})"
-                                        f"{did_you_mean(meta.team, teams)}")
+                                        f"{did_you_mean(meta.team, teams)}; to declare it, add "
+                                        f"`{meta.team}: {{}}` under `teams:` in mlopsc.yaml")
 
 
 @rule

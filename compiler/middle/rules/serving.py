@@ -44,7 +44,8 @@ def serving_targets(ctx: RuleContext):
         for name, target in project.model.spec.serving.items():
             base = ("spec", "serving", name)
             runtime = target.runtime
-            if (runtime.kserve is None) == (runtime.container is None):
+            if (runtime.kserve is None) == (runtime.container is None) and \
+                    not project.is_broken(base + ("runtime", "kserve")):  # `kserv:` is S001 only
                 yield codes.RUNTIME_CHOICE.at(doc.position(base + ("runtime",)),
                                               f"serving target `{name}`: runtime must set exactly one of "
                                               f"`kserve` or `container`")
@@ -73,7 +74,7 @@ def serving_targets(ctx: RuleContext):
                         yield codes.CANARY_PERCENT.at(doc.position(path + ("canary", "percent")),
                                                       f"canary.percent {percent} is not a whole number "
                                                       f"between 0 and 100")
-                    if se.release is None:
+                    if se.release is None and not project.is_broken(path + ("release",)):
                         yield codes.CANARY_WITHOUT_RELEASE.at(
                             doc.position(path + ("canary",), key=True),
                             f"environment `{env}` has a canary but no release to split traffic with")
@@ -89,7 +90,8 @@ def serving_targets(ctx: RuleContext):
                             f"release uri `{rel.uri}`: KServe cannot download from this scheme "
                             f"(supported: {', '.join(s + '://' for s in STORAGE_SCHEMES)})")
                     env_config = envs.get(env)
-                    if env_config is not None and env_config.promotesFrom and not target.gates:
+                    if env_config is not None and env_config.promotesFrom and not target.gates and \
+                            not project.is_broken(base + ("gates",)):
                         yield codes.UNGATED_PROMOTION.at(
                             doc.position(rel_path, key=True),
                             f"`{name}` has no gates, so it may not be released to `{env}`, which "
