@@ -28,8 +28,8 @@ def test_new_writes_a_spec_that_validates_and_compiles_as_is(bundled_repo, runti
     assert [line[:5] for line in result.out.splitlines()[2:]] == ["  1. ", "  2. ", "  3. "]
     after = (bundled_repo / "mlopsc.yaml").read_text()
     # One line added at the end of `teams:`, every other byte (comments included) kept.
-    assert after == before.replace("    description: Disputes, chargebacks and payment operations.\n",
-                                   "    description: Disputes, chargebacks and payment operations.\n  nlp: {}\n")
+    last_team_line = "      pipelineServiceAccount: payments-pci-pipelines\n"  # payments' storage ends `teams:`
+    assert after == before.replace(last_team_line, last_team_line + "  nlp: {}\n")
     spec = (bundled_repo / "specs/nlp/ticket-router.yaml").read_text()
     assert "TODO" in spec and "sha256:" + "0" * 64 in spec and '"' + "0" * 40 + '"' in spec
     assert ("container:" in spec) == (runtime == "container")
@@ -107,7 +107,9 @@ def test_init_starts_a_repository_where_new_and_compile_work(tmp_path):
 
 
 def test_new_writes_the_first_spec_of_a_repository_without_specs(tmp_path):
-    (tmp_path / "mlopsc.yaml").write_text("apiVersion: mlopsc.dev/v1\nkind: Repository\n")
+    # The least a repository with serving targets needs: the release image (P010).
+    (tmp_path / "mlopsc.yaml").write_text("apiVersion: mlopsc.dev/v1\nkind: Repository\nkubeflow:\n"
+                                          "  releaseImage: registry.example.com/ml/mlopsc@sha256:" + "ab" * 32 + "\n")
     before = run_mlopsc("validate", cwd=tmp_path)
     assert before.code == 2 and "`mlopsc new <team>/<project>` writes the first spec" in before.err
     result = run_mlopsc("new", "nlp/ticket-router", cwd=tmp_path)

@@ -445,7 +445,7 @@ def _describe_hpa(before: dict | None, after: dict | None) -> list[str]:
 _ROLL = "pods restart to take the new storage identity"
 
 
-def _identity(obj: dict) -> str:
+def _storage_identity(obj: dict) -> str:
     """The storage identity of a serving ServiceAccount: annotations other than mlopsc's lineage, Secrets."""
     annotations = {k: v for k, v in (_get(obj, "metadata", "annotations") or {}).items()
                    if not str(k).startswith("mlopsc.dev/")}
@@ -460,10 +460,10 @@ def _describe_service_account(before: dict | None, after: dict | None) -> list[s
     if after is None:
         return ["goes"]
     if before is None:
-        return [f"identity: {_identity(after)}"]
+        return [f"identity: {_storage_identity(after)}"]
     details = []
-    if _identity(before) != _identity(after):
-        details.append(f"identity: {_identity(before)} → {_identity(after)}")
+    if _storage_identity(before) != _storage_identity(after):
+        details.append(f"identity: {_storage_identity(before)} → {_storage_identity(after)}")
     covered = {("secrets",)} | {("metadata", "annotations", k)
                                 for obj in (before, after) for k in (_get(obj, "metadata", "annotations") or {})
                                 if not str(k).startswith("mlopsc.dev/")}

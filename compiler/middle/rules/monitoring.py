@@ -178,6 +178,8 @@ def _evaluate(ctx, project, path, name, evaluate):
                                          f"evaluate.schedule `{evaluate.schedule}` {problem}")
     evaluation = spec.evaluations.get(evaluate.evaluation)
     if evaluation is None:
+        if project.is_broken(("spec", "evaluations")):
+            return  # a misspelt field hid it: that S001 is the one error
         yield codes.EVALUATE_UNKNOWN.at(doc.position(path + ("evaluation",)),
                                         f"evaluate.evaluation `{evaluate.evaluation}`: the project defines no "
                                         f"such evaluation{did_you_mean(str(evaluate.evaluation), spec.evaluations)}")
@@ -194,7 +196,7 @@ def _evaluate(ctx, project, path, name, evaluate):
         if ref is None or ref.project is not None or ref.source is None:
             yield codes.EVALUATE_INPUT.at(where, f"evaluate.inputs `{input_name}`: `{text}` must be a source of "
                                                  f"this project, `sources.<name>` (the monitor runs no training)")
-        elif ref.source not in spec.sources:
+        elif ref.source not in spec.sources and not project.is_broken(("spec", "sources", ref.source)):
             yield codes.EVALUATE_INPUT.at(where, f"evaluate.inputs `{input_name}`: no source `{ref.source}`"
                                                  f"{did_you_mean(ref.source, spec.sources)}")
     for input_name, text in sorted(evaluation.inputs.items()):
