@@ -7,12 +7,13 @@ model cards) use the result and never read the files themselves.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..files import MAX_SPEC_BYTES, UnsafeFile, read_inside
 
 
 class _Record(BaseModel):
@@ -49,22 +50,17 @@ class EvidenceFile:
     problem: str | None = None
 
 
-@functools.lru_cache(maxsize=8)
-def _resolved(root: Path) -> Path:
-    return root.resolve()  # a few lstat calls per path component: once per repository, not per file
-
-
 def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
-    path = root / rel_path
+    """Read one evidence file through compiler.files: a regular file inside the repository, found
+    without following a symlink, at most MAX_SPEC_BYTES; anything else is the reason there is none."""
     try:
-        resolved = path.resolve()
-        if _resolved(root.absolute()) not in resolved.parents:  # keyed by the absolute path: cwd may change
+        raw = read_inside(root, rel_path, MAX_SPEC_BYTES)
+    except UnsafeFile as exc:
+        if exc.reason.startswith("leaves the repository") or exc.reason.startswith("is an absolute path"):
             return EvidenceFile(rel_path, None, "the path leaves the repository")
-        raw = resolved.read_bytes()
-    except OSError as exc:
-        return EvidenceFile(rel_path, None, f"cannot be read ({exc.strerror or exc})")
-    except ValueError:  # a NUL byte in the path
-        return EvidenceFile(rel_path, None, "is not a valid file path")
+        if exc.reason == "does not exist":
+            return EvidenceFile(rel_path, None, "cannot be read (it does not exist)")
+        return EvidenceFile(rel_path, None, exc.reason)
     try:
         data = json.loads(raw.decode("utf-8"))
     except RecursionError:

@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..files import MAX_DATA_BYTES, UnsafeFile, read_inside
 from ..inventory import read_inventory, sha256
 from ..layout import PROMOTION_HISTORY
 
@@ -75,21 +77,22 @@ class PromotionHistory:
 
 
 # ------------------------------------------------------------------------------ reading
-def read_history(out_dir: Path, out_label: str) -> PromotionHistory:
-    """Read the previous compile's history and check it against the inventory and its chain."""
+def read_history(root: Path, out_label: str) -> PromotionHistory:
+    """Read the previous compile's history and check it against the inventory and its chain.
+    It is read through compiler.files (inside the repository, no symlink, regular, bounded)."""
     label = f"{out_label.rstrip('/')}/{PROMOTION_HISTORY}"
-    path = out_dir / PROMOTION_HISTORY
-    recorded = read_inventory(out_dir).get(PROMOTION_HISTORY)
+    recorded = read_inventory(root / out_label).get(PROMOTION_HISTORY)
     restore = f"restore it with `git checkout -- {label}` and compile again"
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        raw = read_inside(root, label, MAX_DATA_BYTES)
+    except UnsafeFile as exc:
+        if exc.reason != "does not exist":
+            return PromotionHistory(label, problems=[(1, 1, f"{label} cannot be read: {exc.path} {exc.reason}; "
+                                                             f"{restore}")])
         if recorded is None:
             return PromotionHistory(label)  # nothing promoted yet
         return PromotionHistory(label, problems=[(1, 1, f"{label} was deleted, but the inventory records "
                                                          f"that mlopsc wrote it; {restore}")])
-    except OSError as exc:
-        return PromotionHistory(label, problems=[(1, 1, f"{label} cannot be read ({exc.strerror or exc})")])
     history = PromotionHistory(label)
     if recorded is None:
         history.problems.append((1, 1, f"{label} was not written by mlopsc (the inventory has no record "
@@ -107,6 +110,9 @@ def read_history(out_dir: Path, out_label: str) -> PromotionHistory:
 def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
     try:
         data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        problems.append((1, 1, f"{label} is not valid JSON (nested too deeply); the history is not trusted"))
+        return []
     except (UnicodeDecodeError, ValueError) as exc:
         line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
         problems.append((line, col, f"{label} is not valid JSON ({exc}); the history is not trusted"))
@@ -118,7 +124,7 @@ def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
     entries = []
     for item in items:
         if not isinstance(item, dict) or set(item) != _ENTRY_KEYS or not isinstance(item.get("seq"), int):
-            problems.append((1, 1, f"{label} holds an entry that is not a promotion record: {item!r:.80}"))
+            problems.append((1, 1, f"{label} holds an entry that is not a promotion record: {reprlib.repr(item):.80}"))
             return []
         values = {("role" if k == "as" else k): (v if k == "seq" else str(v)) for k, v in item.items()}
         entries.append(HistoryEntry(**values))
