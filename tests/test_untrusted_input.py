@@ -195,6 +195,14 @@ def test_history_nested_two_thousand_deep_is_e007_not_a_crash(bundled_repo):
                 "valid JSON (nested too deeply); the history is not trusted") in result.out + result.err
 
 
+def test_history_with_a_5000_digit_number_is_e007_not_a_crash(bundled_repo):
+    history = bundled_repo / "generated/promotion/history.json"
+    history.write_text(history.read_text().replace('"seq": 1', '"seq": ' + "9" * 5000, 1))
+    result = run_mlopsc("validate", "--format", "json", cwd=bundled_repo)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "E007" in codes_of(result)
+
+
 def test_history_symlinked_outside_is_not_read(bundled_repo, outside):
     history = bundled_repo / "generated/promotion/history.json"
     history.unlink()

@@ -133,7 +133,7 @@ def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
 
 def _verify_chain(entries: list[HistoryEntry], raw: bytes, problems: list) -> None:
     lines = {int(m[1]): i + 1 for i, text in enumerate(raw.decode("utf-8", "replace").splitlines())
-             if (m := re.search(r'"seq":\s*(\d+)', text))}
+             if (m := re.search(r'"seq":\s*(\d{1,18})\b', text))}
     previous = ""
     for expected_seq, entry in enumerate(entries, start=1):
         if entry.seq != expected_seq or entry.chain != link(previous, entry):
