@@ -70,6 +70,15 @@ def test_every_entry_under_specs_that_is_not_a_regular_file_is_refused(example_r
     assert "a FIFO, not a regular file" in messages
 
 
+def test_a_spec_whose_file_name_holds_a_newline_is_y006_shown_escaped(example_repo):
+    (example_repo / "specs/risk/a\nforged:1:1: error[FAKE]: b.yaml").write_text("a: 1\n")
+    result = run_mlopsc("validate", cwd=example_repo)
+    assert result.code == 1
+    assert not any(line.startswith("forged") for line in result.out.splitlines())
+    assert ("specs/risk/a\\nforged:1:1: error[FAKE]: b.yaml:1:1: error[Y006]: specs/risk/a\\nforged:1:1: "
+            "error[FAKE]: b.yaml is not a valid file path (control characters or backslashes)") in result.out
+
+
 @pytest.mark.parametrize("target", ["/dev/zero", "/dev/stdin", "outside"])
 def test_mlopsc_yaml_symlinked_anywhere_is_refused_without_reading_it(example_repo, outside, target):
     config = example_repo / "mlopsc.yaml"
