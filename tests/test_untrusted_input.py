@@ -279,15 +279,37 @@ def test_a_newline_in_a_name_cannot_forge_a_diagnostic_line(example_repo):
     assert "train\\nspecs/x.yaml:1:1: error[FAKE]: injected" in run_mlopsc("validate", cwd=example_repo).out
 
 
-def test_a_lone_surrogate_in_evidence_prints_escaped_in_every_format(example_repo):
-    path = example_repo / CANARY_EVIDENCE
-    path.write_text(path.read_text().replace('"project": "risk/fraud-detection"', '"project": "\\ud800"'))
+@pytest.mark.parametrize("where", ["evidence", "file name"])
+def test_a_lone_surrogate_prints_escaped_in_every_format(example_repo, where):
+    """In evidence (`"\\ud800"`) or in a file name that is not UTF-8 (Python reads byte 0xff as the
+    lone surrogate U+DCFF): exit 1, the diagnostic shows the escape, on an ASCII-only stdout too."""
+    if where == "evidence":
+        path = example_repo / CANARY_EVIDENCE
+        path.write_text(path.read_text().replace('"project": "risk/fraud-detection"', '"project": "\\ud800"'))
+        shown = b"\\ud800"
+    else:
+        with open(os.fsencode(example_repo / "specs/risk") + b"/bad\xff.yaml", "wb") as fh:
+            fh.write(b"a: 1\n")
+        shown = b"specs/risk/bad\\udcff.yaml"
     for fmt in ("text", "json", "github"):
         done = subprocess.run([sys.executable, "-m", "compiler", "-C", str(example_repo), "validate", "--format", fmt],
                               capture_output=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONIOENCODING": "ascii"})
         assert done.returncode == 1, done.stderr.decode()[-2000:]
         assert b"Traceback" not in done.stderr
-        assert b"\\ud800" in done.stdout, fmt
+        assert (shown.replace(b"\\", b"\\\\") if fmt == "json" else shown) in done.stdout, fmt
+
+
+def test_evidence_and_history_with_a_lone_surrogate_are_refused_when_read(example_repo, bundled_repo):
+    path = example_repo / CANARY_EVIDENCE
+    path.write_text(path.read_text().replace('"project": "risk/fraud-detection"', '"project": "\\ud800"'))
+    [message] = [d["message"] for d in json.loads(validate_json(example_repo).out) if d["code"] == "E001"]
+    assert message.endswith("is not valid UTF-8 JSON (`\\ud800` is a lone surrogate, not a character)")
+    history = bundled_repo / "generated/promotion/history.json"
+    history.write_text(history.read_text().replace('"digest": "', '"digest": "\\udfff', 1))
+    result = run_mlopsc("compile", cwd=bundled_repo)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert ("error[E007]: generated/promotion/history.json is not valid JSON (`\\udfff` is a lone surrogate, "
+            "not a character)") in result.err
 
 
 @pytest.mark.parametrize("raw, shown", [("a\nb", "a\\nb"), ("a\rb", "a\\rb"), ("tab\there", "tab\\there"),

@@ -50,6 +50,21 @@ class EvidenceFile:
     problem: str | None = None
 
 
+def parse_json(raw: bytes):
+    """UTF-8 JSON text → data, or ValueError saying why not. Beyond json.loads: nesting too deep
+    for Python is an error, not a RecursionError, and so is a lone surrogate (`"\\ud800"`): no
+    UTF-8 file can hold one, so nothing mlopsc writes or prints could."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode("ascii")
+        raise ValueError(f"`{bad}` is a lone surrogate, not a character") from None
+    return data
+
+
 def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
     """Read one evidence file through compiler.files: a regular file inside the repository, found
     without following a symlink, at most MAX_SPEC_BYTES; anything else is the reason there is none."""
@@ -62,10 +77,8 @@ def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
             return EvidenceFile(rel_path, None, "cannot be read (it does not exist)")
         return EvidenceFile(rel_path, None, exc.reason)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        return EvidenceFile(rel_path, None, "is not valid UTF-8 JSON (nested too deeply)")
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = parse_json(raw)
+    except ValueError as exc:
         return EvidenceFile(rel_path, None, f"is not valid UTF-8 JSON ({exc})")
     try:
         return EvidenceFile(rel_path, Evidence.model_validate(data))

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..files import MAX_DATA_BYTES, UnsafeFile, read_inside
 from ..inventory import read_inventory, sha256
+from .evidence import parse_json
 from ..layout import PROMOTION_HISTORY
 
 FORMAT = 1
@@ -109,11 +110,8 @@ def read_history(root: Path, out_label: str) -> PromotionHistory:
 
 def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        problems.append((1, 1, f"{label} is not valid JSON (nested too deeply); the history is not trusted"))
-        return []
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = parse_json(raw)
+    except ValueError as exc:
         line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
         problems.append((line, col, f"{label} is not valid JSON ({exc}); the history is not trusted"))
         return []
