@@ -61,11 +61,13 @@ def test_every_entry_under_specs_that_is_not_a_regular_file_is_refused(example_r
     """The class: symlinks (to files, to directories, inside or out), FIFOs; none is followed or opened."""
     (example_repo / "specs/risk/inside.yaml").symlink_to(example_repo / SPEC)
     (example_repo / "specs/away").symlink_to(outside)
+    (example_repo / "specs/risk/new\nline.yaml").symlink_to(outside / "secrets.env")
     os.mkfifo(example_repo / "specs/risk/pipe.yaml")
     result = validate_json(example_repo)
     assert result.code == 1
     refused = {(d["path"], d["code"]) for d in json.loads(result.out) if d["code"] == "Y006"}
-    assert refused == {("specs/risk/inside.yaml", "Y006"), ("specs/away", "Y006"), ("specs/risk/pipe.yaml", "Y006")}
+    assert refused == {("specs/risk/inside.yaml", "Y006"), ("specs/away", "Y006"), ("specs/risk/pipe.yaml", "Y006"),
+                       ("specs/risk/new\\nline.yaml", "Y006")}
     messages = " ".join(d["message"] for d in json.loads(result.out))
     assert "a FIFO, not a regular file" in messages
 

@@ -145,7 +145,10 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
 
 
 def _kind(root: Path, rel: str) -> str:
-    st = lstat_inside(root, rel)
+    try:
+        st = lstat_inside(root, rel)
+    except UnsafeFile:  # a name with control characters: not looked at any closer
+        st = None
     if st is None:
         return "not a regular file"
     if stat.S_ISLNK(st.st_mode):
