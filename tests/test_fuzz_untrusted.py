@@ -381,3 +381,28 @@ def test_untrusted_repository_changes_never_escape_crash_or_write_after_an_error
         assert not conformance_problems(repo)
         again, _ = run_watched(repo, "compile", "--check")
         assert again.code == 0, again.out[-2000:] + again.err[-2000:]
+
+
+# ------------------------------------------------------------------------------ the checks can fail
+def test_the_audit_hook_sees_reads_outside_and_through_symlinks(template, outside, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(template, repo, symlinks=True)
+    (repo / "peek").symlink_to(outside / "secrets")
+    _Watch.root, _Watch.real_root, _Watch.escapes = str(repo), os.path.realpath(repo), []
+    try:
+        (outside / "secrets").read_bytes()
+        (repo / "peek").read_bytes()
+        (repo / "mlopsc.yaml").read_bytes()  # inside: not an escape
+    finally:
+        _Watch.root = None
+    assert [e.split(" ", 1)[0] for e in _Watch.escapes] == ["open", "open"]
+    assert _Watch.escapes[1].endswith(f"-> {os.path.realpath(outside / 'secrets')}")
+
+
+def test_conformance_finds_an_object_the_cluster_would_refuse(template, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(template, repo, symlinks=True)
+    (repo / "generated/deploy/platform/x.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (repo / "generated/deploy/platform/x.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad NS}\n"
+                                                           "spec: {colour: red}\n")
+    assert conformance_problems(repo)
