@@ -30,7 +30,7 @@ import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..files import MAX_DATA_BYTES, UnsafeFile, read_inside
+from ..files import MAX_DATA_BYTES, UnsafeFile, read_inside, safe_relative
 from ..inventory import read_inventory, sha256
 from .evidence import parse_json
 from ..layout import PROMOTION_HISTORY
@@ -85,7 +85,12 @@ def read_history(root: Path, out_label: str) -> PromotionHistory:
     recorded = read_inventory(root / out_label).get(PROMOTION_HISTORY)
     restore = f"restore it with `git checkout -- {label}` and compile again"
     try:
-        raw = read_inside(root, label, MAX_DATA_BYTES)
+        try:
+            inside = safe_relative(label)
+        except UnsafeFile:  # --out names a directory outside the root: the command line's choice
+            raw = read_inside(root / out_label, PROMOTION_HISTORY, MAX_DATA_BYTES)
+        else:
+            raw = read_inside(root, inside, MAX_DATA_BYTES)
     except UnsafeFile as exc:
         if exc.reason != "does not exist":
             return PromotionHistory(label, problems=[(1, 1, f"{label} cannot be read: {exc.path} {exc.reason}; "

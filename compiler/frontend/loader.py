@@ -106,7 +106,7 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
                     only_files: set[str] | None = None, out_dir: str = "generated") -> LoadedRepository:
     diagnostics: list[Diagnostic] = []
     specs_dir = _relative_option(specs_dir, "--specs")
-    out_dir = _relative_option(out_dir, "--out")
+    out_dir = PurePosixPath(out_dir).as_posix()  # the output stage decides where it may write
     config, config_doc = _load_config(root, _relative_option(config_file, "--config"), diagnostics)
     repo = LoadedRepository(root=root, config=config, config_doc=config_doc, diagnostics=diagnostics,
                             specs_dir=specs_dir, out_dir=out_dir)
