@@ -47,6 +47,10 @@ NOT_UTF8 = _code("Y002", "not-utf8", "Spec files must be UTF-8 encoded.")
 MULTIPLE_DOCUMENTS = _code("Y003", "multiple-documents", "A spec file holds exactly one YAML document.")
 DUPLICATE_KEY = _code("Y004", "duplicate-key", "A mapping repeats a key; YAML would silently keep only the last one.")
 UNSAFE_YAML = _code("Y005", "unsafe-yaml", "Tags, anchors to non-data and other non-plain YAML are not allowed; only safe YAML is read (nesting and alias expansion are bounded too).")
+UNSAFE_FILE = _code("Y006", "unsafe-file", "A file mlopsc would read is a symlink, a FIFO, a device or a directory, or its path leaves the repository: mlopsc reads only regular files inside the repository, never through a symlink, so a pull request cannot make it read (or print) anything else. Replace the entry by the file itself.")
+FILE_TOO_LARGE = _code("Y007", "file-too-large", "A spec file or mlopsc.yaml is larger than 4 MiB, far beyond any hand-written spec: it is not read at all.")
+NO_SPECS_DIRECTORY = _code("Y008", "no-specs-directory", "The specs directory (specs/, or --specs) does not exist or is not a directory (a symlink is not followed): project specs live at specs/<team>/<project>.yaml.")
+BAD_TAGGED_VALUE = _code("Y009", "bad-tagged-value", "A value with an explicit YAML tag (`!!bool`, `!!int`, `!!float`, ...) is not a value of that type, e.g. `!!bool maybe`.")
 
 # Shape of the spec
 UNKNOWN_FIELD = _code("S001", "unknown-field", "A field the spec language does not define (often a typo: see the hint).")

@@ -13,6 +13,27 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from .files import MAX_SPEC_BYTES, UnsafeFile, read_inside
+
+
+def printable(text: str) -> str:
+    """`text` with every character that is not printable escaped as Python writes it (`\\n`,
+    `\\x1b`, `\\u202e`, a lone surrogate `\\ud800`). Names, paths and values in a message come
+    from the pull request: a newline could forge a diagnostic line, an escape sequence could
+    repaint the terminal, a lone surrogate could not even be encoded. Diagnostics apply it to
+    their path, message and notes when they are made, so every output format shows the same."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    special = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    if c in special:
+        return special[c]
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -27,6 +48,10 @@ class Position:
     line: int = 1
     column: int = 1
 
+    def __post_init__(self) -> None:
+        if not self.path.isprintable():
+            object.__setattr__(self, "path", printable(self.path))
+
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
 
@@ -39,6 +64,12 @@ class Diagnostic:
     message: str
     # Extra lines shown under the message with --verbose (e.g. which earlier pin allowed a promotion).
     notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.message.isprintable():
+            object.__setattr__(self, "message", printable(self.message))
+        if not all(n.isprintable() for n in self.notes):
+            object.__setattr__(self, "notes", tuple(printable(n) for n in self.notes))
 
     @property
     def is_error(self) -> bool:
@@ -127,11 +158,13 @@ def render_github(diagnostics: list[Diagnostic]) -> str:
 
 def _source_line(root: Path, pos: Position, cache: dict[str, list[str]]) -> str | None:
     if pos.path not in cache:
+        # Through compiler.files like every read: the position's file is a spec, never followed
+        # through a symlink; what cannot be read is simply not shown.
         try:
-            cache[pos.path] = (root / pos.path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+            cache[pos.path] = read_inside(root, pos.path, MAX_SPEC_BYTES).decode("utf-8").splitlines()
+        except (UnsafeFile, OSError, UnicodeDecodeError):
             cache[pos.path] = []
     lines = cache[pos.path]
     if 1 <= pos.line <= len(lines):
-        return lines[pos.line - 1].expandtabs(1)
+        return printable(lines[pos.line - 1].expandtabs(1))
     return None

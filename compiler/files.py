@@ -56,7 +56,12 @@ def safe_relative(text: str) -> str:
 
 def _open_dir_chain(root: Path, parts: list[str], shown: str) -> int:
     """An fd of root/parts[0]/…/parts[-1], refusing any symlink or non-directory on the way."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    try:  # the root is the caller's choice (-C, or an --out outside it): followed if a symlink
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UnsafeFile(shown, "does not exist") from None
+    except OSError as exc:
+        raise UnsafeFile(shown, f"cannot be read ({exc.strerror or exc})") from None
     try:
         for part in parts:
             try:

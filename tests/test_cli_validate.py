@@ -96,12 +96,21 @@ def test_mlopsc_yaml_is_optional(example_repo):
     assert (result.code, result.out) == (0, "2 project(s), 0 error(s), 0 warning(s)\n")
 
 
-def test_missing_specs_dir_is_bad_usage(tmp_path):
+def test_missing_specs_dir_is_a_located_error_not_bad_usage(tmp_path):
+    """What the repository holds is never command-line misuse: exit 1 with Y008, not exit 2."""
     result = run_mlopsc("validate", cwd=tmp_path)
-    assert result.code == 2
-    assert "specs directory 'specs' does not exist" in result.err
+    assert result.code == 1
+    assert result.out.startswith("specs:1:1: error[Y008]: specs directory 'specs' does not exist: ")
     assert "Traceback" not in result.err
-    assert run_mlopsc("--specs", "nowhere", "validate", cwd=REPO).code == 2
+    nowhere = run_mlopsc("--specs", "nowhere", "validate", cwd=REPO)
+    assert nowhere.code == 1 and "nowhere:1:1: error[Y008]: specs directory 'nowhere' does not exist" in nowhere.out
+
+
+def test_a_specs_option_outside_the_repository_is_bad_usage(example_repo):
+    for option in ("../elsewhere", "/etc"):
+        result = run_mlopsc("--specs", option, "validate", cwd=example_repo)
+        assert result.code == 2, option
+        assert result.err.startswith(f"mlopsc: error: --specs {option}: ")
 
 
 def test_unknown_option_and_command_are_bad_usage(example_repo):

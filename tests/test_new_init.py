@@ -111,7 +111,7 @@ def test_new_writes_the_first_spec_of_a_repository_without_specs(tmp_path):
     (tmp_path / "mlopsc.yaml").write_text("apiVersion: mlopsc.dev/v1\nkind: Repository\nkubeflow:\n"
                                           "  releaseImage: registry.example.com/ml/mlopsc@sha256:" + "ab" * 32 + "\n")
     before = run_mlopsc("validate", cwd=tmp_path)
-    assert before.code == 2 and "`mlopsc new <team>/<project>` writes the first spec" in before.err
+    assert before.code == 1 and "error[Y008]" in before.out and "`mlopsc new <team>/<project>` writes the first spec" in before.out
     result = run_mlopsc("new", "nlp/ticket-router", cwd=tmp_path)
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == "mlopsc: wrote specs/nlp/ticket-router.yaml"  # no teams: any team

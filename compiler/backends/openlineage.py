@@ -98,9 +98,31 @@ class _Exporter:
         return self.root_ns, f"{self.root_name}{project}/{step}/{output}"
 
     def version(self, nid: str) -> str:
-        if nid not in self._versions:
-            self._versions[nid] = self._version(nid)
+        """A dataset's version; an output's depends on its inputs' versions, so they are computed
+        first, with an explicit stack: a chain of thousands of steps must not exhaust Python's."""
+        stack = [nid]
+        while stack:
+            node = stack[-1]
+            if node in self._versions:
+                stack.pop()
+                continue
+            missing = [p for p in self._inputs(node) if p not in self._versions]
+            if missing:
+                stack.extend(missing)
+            else:
+                self._versions[node] = self._version(node)
+                stack.pop()
         return self._versions[nid]
+
+    def _producer(self, nid: str) -> str:
+        return next(p for p in self.g.predecessors(nid) if self.g.nodes[p]["kind"] == "step")
+
+    def _inputs(self, nid: str) -> list[str]:
+        """The datasets whose versions an output's version is made of (none for a source or release)."""
+        if self.g.nodes[nid]["kind"] in ("source", "release"):
+            return []
+        step = self._producer(nid)
+        return [p for p in self.g.predecessors(step) if self.g.edges[p, step]["kind"] == "reads"]
 
     def _version(self, nid: str) -> str:
         data = self.g.nodes[nid]
@@ -108,10 +130,10 @@ class _Exporter:
             return data["version"]
         if data["kind"] == "release":
             return data["digest"]
-        step = next(p for p in self.g.predecessors(nid) if self.g.nodes[p]["kind"] == "step")
+        step = self._producer(nid)
         project, local = refs.split_node_id(step)
         spec = self.projects[project].model.spec.steps[local.split(".", 1)[1]]
-        inputs = {self.g.edges[p, step]["input"]: self.version(p)
+        inputs = {self.g.edges[p, step]["input"]: self._versions[p]
                   for p in self.g.predecessors(step) if self.g.edges[p, step]["kind"] == "reads"}
         recipe = {"code": spec.code.commit, "image": spec.image, "params": spec.params,
                   "inputs": inputs, "output": data["label"]}

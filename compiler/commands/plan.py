@@ -167,7 +167,9 @@ def base_tree(where: Layout, ref: str) -> tuple[dict[str, bytes], dict[str, str]
         except UsageError as exc:  # e.g. no specs directory yet at the base
             checked, problem = None, str(exc)
         else:
-            problem = f"{sum(d.is_error for d in checked.diagnostics)} error(s)" if checked.has_errors else None
+            missing = [d.message.split(":")[0] for d in checked.diagnostics if d.code == "Y008"]
+            problem = (missing[0] if missing else f"{sum(d.is_error for d in checked.diagnostics)} error(s)"
+                       if checked.has_errors else None)
         if checked is not None and problem is None:
             documents = emit_documents(checked)
             owners = {d.path: d.owner for d in documents if d.owner is not None}

@@ -249,7 +249,11 @@ def _propose(args, raw: bytes, record, shown: str, url: str, revision: str | Non
     git("checkout", "--quiet", "--detach", base)
 
     def load():
-        return load_repository(clone, args.specs, args.config, out_dir=args.out)
+        repo = load_repository(clone, args.specs, args.config, out_dir=args.out)
+        for diagnostic in repo.diagnostics:
+            if diagnostic.code == codes.NO_SPECS_DIRECTORY.code:  # not a spec repository at all
+                raise UsageError(diagnostic.message)
+        return repo
 
     repo = load()
     target_revision = repo.config.gitops.targetRevision

@@ -7,7 +7,6 @@ model cards) use the result and never read the files themselves.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..files import MAX_SPEC_BYTES, UnsafeFile, read_inside
 
 # A metric is a finite JSON number: not a boolean, not a string, not Infinity, NaN or a literal
 # (1e400) that overflows a double. Gates compare them and the lineage annotations hold them as
@@ -59,27 +60,35 @@ class EvidenceFile:
     bad_metrics: tuple[tuple[str, int, int, str], ...] = ()
 
 
-@functools.lru_cache(maxsize=8)
-def _resolved(root: Path) -> Path:
-    return root.resolve()  # a few lstat calls per path component: once per repository, not per file
+def parse_json(raw: bytes):
+    """UTF-8 JSON text → data, or ValueError saying why not. Beyond json.loads: nesting too deep
+    for Python is an error, not a RecursionError, and so is a lone surrogate (`"\\ud800"`): no
+    UTF-8 file can hold one, so nothing mlopsc writes or prints could."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode("ascii")
+        raise ValueError(f"`{bad}` is a lone surrogate, not a character") from None
+    return data
 
 
 def load_evidence(root: Path, rel_path: str) -> EvidenceFile:
-    path = root / rel_path
+    """Read one evidence file through compiler.files: a regular file inside the repository, found
+    without following a symlink, at most MAX_SPEC_BYTES; anything else is the reason there is none."""
     try:
-        resolved = path.resolve()
-        if _resolved(root.absolute()) not in resolved.parents:  # keyed by the absolute path: cwd may change
+        raw = read_inside(root, rel_path, MAX_SPEC_BYTES)
+    except UnsafeFile as exc:
+        if exc.reason.startswith("leaves the repository") or exc.reason.startswith("is an absolute path"):
             return EvidenceFile(rel_path, None, "the path leaves the repository")
-        raw = resolved.read_bytes()
-    except OSError as exc:
-        return EvidenceFile(rel_path, None, f"cannot be read ({exc.strerror or exc})")
-    except ValueError:  # a NUL byte in the path
-        return EvidenceFile(rel_path, None, "is not a valid file path")
+        if exc.reason == "does not exist":
+            return EvidenceFile(rel_path, None, "cannot be read (it does not exist)")
+        return EvidenceFile(rel_path, None, exc.reason)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        return EvidenceFile(rel_path, None, "is not valid UTF-8 JSON (nested too deeply)")
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = parse_json(raw)
+    except ValueError as exc:
         return EvidenceFile(rel_path, None, f"is not valid UTF-8 JSON ({exc})")
     bad = _bad_metrics(data, raw)
     if bad:

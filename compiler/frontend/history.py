@@ -26,10 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..files import MAX_DATA_BYTES, UnsafeFile, read_inside, safe_relative
 from ..inventory import read_inventory, sha256
+from .evidence import parse_json
 from ..layout import PROMOTION_HISTORY
 
 FORMAT = 1
@@ -75,21 +78,27 @@ class PromotionHistory:
 
 
 # ------------------------------------------------------------------------------ reading
-def read_history(out_dir: Path, out_label: str) -> PromotionHistory:
-    """Read the previous compile's history and check it against the inventory and its chain."""
+def read_history(root: Path, out_label: str) -> PromotionHistory:
+    """Read the previous compile's history and check it against the inventory and its chain.
+    It is read through compiler.files (inside the repository, no symlink, regular, bounded)."""
     label = f"{out_label.rstrip('/')}/{PROMOTION_HISTORY}"
-    path = out_dir / PROMOTION_HISTORY
-    recorded = read_inventory(out_dir).get(PROMOTION_HISTORY)
+    recorded = read_inventory(root / out_label).get(PROMOTION_HISTORY)
     restore = f"restore it with `git checkout -- {label}` and compile again"
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        try:
+            inside = safe_relative(label)
+        except UnsafeFile:  # --out names a directory outside the root: the command line's choice
+            raw = read_inside(root / out_label, PROMOTION_HISTORY, MAX_DATA_BYTES)
+        else:
+            raw = read_inside(root, inside, MAX_DATA_BYTES)
+    except UnsafeFile as exc:
+        if exc.reason != "does not exist":
+            return PromotionHistory(label, problems=[(1, 1, f"{label} cannot be read: {exc.path} {exc.reason}; "
+                                                             f"{restore}")])
         if recorded is None:
             return PromotionHistory(label)  # nothing promoted yet
         return PromotionHistory(label, problems=[(1, 1, f"{label} was deleted, but the inventory records "
                                                          f"that mlopsc wrote it; {restore}")])
-    except OSError as exc:
-        return PromotionHistory(label, problems=[(1, 1, f"{label} cannot be read ({exc.strerror or exc})")])
     history = PromotionHistory(label)
     if recorded is None:
         history.problems.append((1, 1, f"{label} was not written by mlopsc (the inventory has no record "
@@ -106,8 +115,8 @@ def read_history(out_dir: Path, out_label: str) -> PromotionHistory:
 
 def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = parse_json(raw)
+    except ValueError as exc:
         line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
         problems.append((line, col, f"{label} is not valid JSON ({exc}); the history is not trusted"))
         return []
@@ -118,7 +127,7 @@ def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
     entries = []
     for item in items:
         if not isinstance(item, dict) or set(item) != _ENTRY_KEYS or not isinstance(item.get("seq"), int):
-            problems.append((1, 1, f"{label} holds an entry that is not a promotion record: {item!r:.80}"))
+            problems.append((1, 1, f"{label} holds an entry that is not a promotion record: {reprlib.repr(item):.80}"))
             return []
         values = {("role" if k == "as" else k): (v if k == "seq" else str(v)) for k, v in item.items()}
         entries.append(HistoryEntry(**values))
@@ -127,7 +136,7 @@ def _parse(raw: bytes, label: str, problems: list) -> list[HistoryEntry]:
 
 def _verify_chain(entries: list[HistoryEntry], raw: bytes, problems: list) -> None:
     lines = {int(m[1]): i + 1 for i, text in enumerate(raw.decode("utf-8", "replace").splitlines())
-             if (m := re.search(r'"seq":\s*(\d+)', text))}
+             if (m := re.search(r'"seq":\s*(\d{1,18})\b', text))}
     previous = ""
     for expected_seq, entry in enumerate(entries, start=1):
         if entry.seq != expected_seq or entry.chain != link(previous, entry):

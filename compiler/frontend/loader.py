@@ -6,6 +6,7 @@ Everything after this stage works on `LoadedRepository`; nothing after it reads 
 from __future__ import annotations
 
 import difflib
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .. import codes
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Position
+from ..files import MAX_SPEC_BYTES, UnsafeFile, lstat_inside, read_inside, safe_relative, walk_inside
 from .history import PromotionHistory, read_history
 from .evidence import EvidenceFile, load_evidence
 from .models import API_VERSION, MLProject, Repository
@@ -75,17 +77,46 @@ class LoadedRepository:
 
 
 class UsageError(Exception):
-    """Bad command-line usage (exit 2): e.g. a specs directory that does not exist."""
+    """Bad command-line usage (exit 2): e.g. `--specs ../elsewhere`, a path that is not a
+    repository-relative path. What the repository holds is never usage: that is a diagnostic."""
+
+
+@dataclass
+class SpecFiles:
+    """What the specs directory holds: the spec files to read, and what was refused on the way."""
+
+    files: list[str] = field(default_factory=list)  # repository-relative POSIX paths, sorted
+    refused: list[str] = field(default_factory=list)  # symlinks, FIFOs, devices: never followed
+    problem: str | None = None  # why the specs directory itself cannot be listed
+
+
+def _relative_option(text: str, option: str) -> str:
+    try:
+        return safe_relative(PurePosixPath(text).as_posix())
+    except UnsafeFile as exc:
+        raise UsageError(f"{option} {exc.path}: {exc.reason}") from None
+
+
+def find_spec_files(root: Path, specs_dir: str) -> SpecFiles:
+    """Every *.yaml/*.yml regular file under the specs directory, found without following a
+    symlink (compiler.files.walk_inside); entries that are not regular files are refused."""
+    specs_dir = _relative_option(specs_dir, "--specs")
+    try:
+        files, refused = walk_inside(root, specs_dir)
+    except UnsafeFile as exc:
+        reason = "does not exist" if exc.reason == "does not exist" else \
+            "is a symlink or not a directory" if "symlink" in exc.reason or "not a directory" in exc.reason \
+            else exc.reason
+        return SpecFiles(problem=f"specs directory {specs_dir!r} {reason}")
+    except OSError as exc:  # e.g. a directory below it that cannot be listed
+        return SpecFiles(problem=f"specs directory {specs_dir!r} cannot be read ({exc.strerror or exc})")
+    # Sorted by POSIX path (walk_inside sorts), so the order never depends on the file system.
+    return SpecFiles([f for f in files if f.endswith((".yaml", ".yml"))], refused)
 
 
 def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
-    base = root / specs_dir
-    if not base.is_dir():
-        raise UsageError(f"specs directory {specs_dir!r} does not exist under {root} (`mlopsc new "
-                         f"<team>/<project>` writes the first spec; `mlopsc init` starts a repository)")
-    files = [p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    # Sorted by POSIX path, so the order never depends on what the file system lists first.
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    """The spec files as paths (for callers that hash them); none when the directory is unusable."""
+    return [root / rel for rel in find_spec_files(root, specs_dir).files]
 
 
 def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
@@ -95,19 +126,39 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
     unsaved buffers, checked in the whole repository's context (`mlopsc lsp`)."""
     overlay = overlay or {}
     diagnostics: list[Diagnostic] = []
+    overlay = overlay or {}
+    specs_dir = _relative_option(specs_dir, "--specs")
+    out_dir = PurePosixPath(out_dir).as_posix()  # the output stage decides where it may write
+    config_file = _relative_option(config_file, "--config")
     config, config_doc, config_valid = _load_config(root, config_file, diagnostics, overlay.get(config_file))
     repo = LoadedRepository(root=root, config=config, config_doc=config_doc, config_valid=config_valid,
-                            diagnostics=diagnostics,
-                            specs_dir=PurePosixPath(specs_dir).as_posix(),
-                            out_dir=PurePosixPath(out_dir).as_posix())
-    specs_prefix = PurePosixPath(specs_dir).as_posix() + "/"
-    files = {file.relative_to(root).as_posix(): file for file in discover_spec_files(root, specs_dir)}
-    files.update({rel: None for rel in overlay if rel.startswith(specs_prefix) and rel.endswith((".yaml", ".yml"))})
-    for rel in sorted(files):
-        file = files[rel]
+                            diagnostics=diagnostics, specs_dir=specs_dir, out_dir=out_dir)
+    found = find_spec_files(root, specs_dir)
+    unsaved = sorted(rel for rel in overlay if rel.startswith(specs_dir + "/") and rel.endswith((".yaml", ".yml"))
+                     and rel not in found.files)
+    if found.problem is not None and not unsaved:
+        diagnostics.append(codes.NO_SPECS_DIRECTORY.at(
+            Position(specs_dir), f"{found.problem}: project specs live at {specs_dir}/<team>/<project>.yaml "
+                                 f"(`mlopsc new <team>/<project>` writes the first spec; `mlopsc init` starts a "
+                                 f"repository; or name another directory with --specs)"))
+    for rel in found.refused:
+        diagnostics.append(codes.UNSAFE_FILE.at(Position(rel), f"{rel} is {_kind(root, rel)}; mlopsc reads "
+                                                               f"only regular files inside the repository and "
+                                                               f"never follows a symlink: replace it with the "
+                                                               f"file itself, or remove it"))
+    for rel in sorted([*found.files, *unsaved]):
         if only_files is not None and rel not in only_files:
             continue
-        raw = overlay[rel] if rel in overlay else file.read_bytes()
+        if rel in overlay:
+            raw = overlay[rel]
+        else:
+            try:
+                raw = read_inside(root, rel, MAX_SPEC_BYTES)
+            except UnsafeFile as exc:
+                diagnostics.append(_unsafe(exc, rel))
+                repo.broken_files.append(rel)
+                repo.broken_keys.update(_probable_keys(rel, SourceDocument(rel)))
+                continue
         project, doc = _load_project(rel, raw, diagnostics)
         if project is None:
             repo.broken_files.append(rel)
@@ -118,8 +169,33 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
         for path in release_evidence_paths(project):
             if path not in repo.evidence:
                 repo.evidence[path] = load_evidence(root, path)
-    repo.promotion_history = read_history(root / out_dir, out_dir)
+    repo.promotion_history = read_history(root, out_dir)
     return repo
+
+
+def _kind(root: Path, rel: str) -> str:
+    try:
+        st = lstat_inside(root, rel)
+    except UnsafeFile:  # a name with control characters: not looked at any closer
+        st = None
+    if st is None:
+        return "not a regular file"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symlink"
+    if stat.S_ISFIFO(st.st_mode):
+        return "a FIFO, not a regular file"
+    if stat.S_ISSOCK(st.st_mode):
+        return "a socket, not a regular file"
+    return "a device, not a regular file"
+
+
+def _unsafe(exc: UnsafeFile, rel: str) -> Diagnostic:
+    """A file mlopsc refused to read, as a diagnostic that names it and why, never its content."""
+    if exc.reason.startswith("is larger than"):
+        return codes.FILE_TOO_LARGE.at(Position(rel), f"{rel} {exc.reason}; a spec or settings file is a "
+                                                      f"few KB (is it the file you meant?)")
+    return codes.UNSAFE_FILE.at(Position(rel), f"{exc.path} {exc.reason}" + (
+        "" if "regular file" in exc.reason else "; mlopsc reads only regular files inside the repository"))
 
 
 def release_evidence_paths(project: LoadedProject) -> list[str]:
@@ -149,11 +225,17 @@ def _probable_keys(rel: str, doc: SourceDocument) -> set[str]:
 
 def _load_config(root: Path, config_file: str, out: list[Diagnostic], raw: bytes | None = None):
     """The settings, their document, and whether they are the file's own (False: the file has
-    errors and the defaults stand in, so rules about missing settings must stay quiet)."""
-    path = root / config_file
-    if raw is None and not path.exists():
-        return Repository(), None, True  # documented defaults
-    doc, diags = load_yaml(path.read_bytes() if raw is None else raw, config_file)
+    errors and the defaults stand in, so rules about missing settings must stay quiet).
+    `raw` stands in for the file (an editor's unsaved buffer)."""
+    if raw is None:
+        try:
+            raw = read_inside(root, config_file, MAX_SPEC_BYTES)
+        except UnsafeFile as exc:
+            if exc.reason == "does not exist":
+                return Repository(), None, True  # documented defaults
+            out.append(_unsafe(exc, config_file))
+            return Repository(), None, False
+    doc, diags = load_yaml(raw, config_file)
     out.extend(diags)
     if diags:
         return Repository(), doc, False

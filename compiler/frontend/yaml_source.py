@@ -289,8 +289,14 @@ class _Builder:
             return None
         try:
             return ctor(self._constructor, node)
-        except (ValueError, yaml.YAMLError):
-            return node.value
+        except Exception:  # noqa: BLE001 - PyYAML's constructors raise KeyError, IndexError, ValueError...
+            # (`!!bool maybe` is a KeyError, `!!int ""` an IndexError, a 5,000-digit int a ValueError).
+            if node.tag == _PLAIN:
+                return node.value  # it only looked like a number: the text it is (the schema decides)
+            short = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            self._report(codes.BAD_TAGGED_VALUE, node, f"`{short}` is not a `{node.tag.replace('tag:yaml.org,2002:', '!!')}` "
+                                                       f"value; remove the tag or write a valid value")
+            return None
 
     def _bad_tag(self, node: yaml.Node) -> None:
         self._report(codes.UNSAFE_YAML, node, f"tag `{node.tag}` is not allowed: only plain YAML "
