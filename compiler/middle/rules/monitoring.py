@@ -129,7 +129,7 @@ def _slo(ctx, doc, base, name, target):
         if container is not None and container.metrics is None:
             yield codes.CONTAINER_METRICS.at(
                 doc.position(path, key=True),
-                f"`{name}` has a {sli} SLO but its container runtime names no metrics: add "
+                f"`{name}` has an SLO on {sli} but its container runtime names no metrics: add "
                 f"`runtime.container.metrics` ({why.partition('needs ')[2]})")
         else:
             yield codes.SLI_NOT_MEASURABLE.at(doc.position(path, key=True),
