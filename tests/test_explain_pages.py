@@ -56,13 +56,15 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "mlopsc", "GIT_AUTHOR_EMAIL": "mlopsc@localhost", 
            "GIT_COMMITTER_DATE": "2026-11-20T10:00:00Z"}
 
 
-def make_remote(work: Path, bare: Path) -> str:
-    """`work` as one commit on `main` of a new bare repository; returns its file:// URL."""
+def make_remote(work: Path, bare: Path) -> tuple[str, str]:
+    """`work` as one commit on `main` of a new bare repository: its file:// URL and the commit."""
     env = {**os.environ, **GIT_ENV}
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "The platform repository"]):
         subprocess.run(["git", *args], cwd=work, env=env, check=True, capture_output=True)
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], env=env, check=True, capture_output=True)
-    return f"file://{bare}"
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, env=env, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    return f"file://{bare}", commit
 
 
 def reported(base: Path, dest: Path, page: Page, *edit_sets) -> list[tuple[str, str]]:
@@ -73,9 +75,13 @@ def reported(base: Path, dest: Path, page: Page, *edit_sets) -> list[tuple[str, 
     shutil.copytree(base, dest, symlinks=True)
     for edits in edit_sets:
         apply_edits(dest, edits)
-    url = make_remote(dest, dest.parent / f"{dest.name}-remote.git") if page.remote else REMOTE_SHOWN
+    url, commit = (make_remote(dest, dest.parent / f"{dest.name}-remote.git") if page.remote
+                   else (REMOTE_SHOWN, "<commit>"))
     result = run_mlopsc(*(url if a == REMOTE else a for a in page.command), cwd=dest)
-    output = (result.out + result.err).replace(url, REMOTE_SHOWN)
+    # The messages as the pages show them, the same on every run: the remote as `<remote>`, its
+    # commit (which any change to generated/ changes) as `<commit>`, files relative to the repository.
+    output = (result.out + result.err).replace(url, REMOTE_SHOWN).replace(f"{dest}/", "")
+    output = output.replace(commit[:12], "<commit>")
     found = [(m.group(1), m.group(0)) for m in HEADLINE.finditer(output)]
     assert (result.code == 0) is (not any("error[" in h for _, h in found)), (result.code, output)
     return found

@@ -34,8 +34,9 @@ repository, in process, and reads the `path:line:col: severity[CODE]: message` l
 
 `remote: true` makes the edited repository (base and edits, as one commit on `main`) a bare Git
 repository first; `{remote}` in the command is its file:// URL, shown as `<remote>` in the page
-and in the messages. With a `command`, the fix must make the command succeed (exit 0) and print
-no diagnostic.
+and in the messages (its commit as `<commit>`, the example's own files relative to it). With a
+`command`, the trigger must make the command fail (exit 1) with that code alone, and the fix make
+it succeed (exit 0) without printing any diagnostic.
 """
 
 from __future__ import annotations
