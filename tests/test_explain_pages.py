@@ -49,7 +49,7 @@ def diagnostics_after(base: Path, dest: Path, *edit_sets) -> list:
 
 
 # What a command prints for each diagnostic (text format, not a terminal: no source, no caret).
-HEADLINE = re.compile(r"^\S[^\n]*?:\d+:\d+: (?:error|warning|info)\[([A-Z]\d{3})\]: .*$", re.M)
+HEADLINE = re.compile(r"^\S[^\n]*?:\d+:\d+: [a-z]+\[([A-Z]\d{3})\]: .*$", re.M)
 # Fixed dates and names: the remote's commit, which messages quote, is the same on every run.
 GIT_ENV = {"GIT_AUTHOR_NAME": "mlopsc", "GIT_AUTHOR_EMAIL": "mlopsc@localhost", "GIT_COMMITTER_NAME": "mlopsc",
            "GIT_COMMITTER_EMAIL": "mlopsc@localhost", "GIT_AUTHOR_DATE": "2026-11-20T10:00:00Z",
@@ -114,6 +114,10 @@ def test_explain_prints_the_page_and_refuses_unknown_codes(tmp_path):
     for title in ("What it checks", "Why it matters", "Example", "Fixed"):
         assert title in lines
     assert "  # specs/risk/fraud-detection.yaml" in lines
+    # A code only a command reports: the page says which command, the remote as a placeholder.
+    propose = run_mlopsc("explain", "E020", cwd=tmp_path).out.splitlines()
+    assert propose.count("  $ mlopsc release propose --evidence proposal.json --repo <remote>") == 2
+    assert "  $ mlopsc compile" in run_mlopsc("explain", "O004", cwd=tmp_path).out.splitlines()
     unknown = run_mlopsc("explain", "X999", cwd=tmp_path)
     assert unknown.code == 2 and "unknown code 'X999'" in unknown.err
 
