@@ -18,8 +18,25 @@ An edit's key is a file path, optionally with a JSON pointer after `#` (RFC 6901
 keys, list indices as numbers, `~1` for a `/` inside a key); the value is what to set there
 (`<delete>` removes it). A file path alone takes the whole new text, or `{replace: OLD, with:
 NEW}` for a textual edit (for syntax errors and other things data cannot express), with an
-optional `encoding` to write it in (and `read`, the one to read it in). The test suite applies every page's examples, so a page
-cannot describe a rule that no longer behaves that way.
+optional `encoding` to write it in (and `read`, the one to read it in). Two more values change the
+file system itself: `{symlink: TARGET}` puts a symlink to TARGET there and `{mkdir: true}` an
+empty directory (each replacing whatever stood there); `<delete>` removes a file, a symlink or a
+whole directory. The test suite applies every page's examples, so a page cannot describe a rule
+that no longer behaves that way.
+
+Most codes are reported by every check (`load_and_check`: `validate`, `compile`, the language
+server). A code only a command reports says which, and the test runs that command in the edited
+repository, in process, and reads the `path:line:col: severity[CODE]: message` lines it prints:
+
+    command: [compile]                          # the output stage (O001-O004)
+    command: [release, propose, --evidence, proposal.json, --repo, "{remote}"]
+    remote: true                                # E020-E023
+
+`remote: true` makes the edited repository (base and edits, as one commit on `main`) a bare Git
+repository first; `{remote}` in the command is its file:// URL, shown as `<remote>` in the page
+and in the messages (its commit as `<commit>`, the example's own files relative to it). With a
+`command`, the trigger must make the command fail (exit 1) with that code alone, and the fix make
+it succeed (exit 0) without printing any diagnostic.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ from typing import Any
 
 PAGES = Path(__file__).parent / "pages"
 DELETE = "<delete>"
+REMOTE, REMOTE_SHOWN = "{remote}", "<remote>"
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,12 @@ class Page:
     why: str
     trigger: dict[str, Any]
     fix: dict[str, Any]
+    command: tuple[str, ...] = ()  # empty: every check reports it (load_and_check)
+    remote: bool = False
+
+    def command_line(self) -> str:
+        """The command as a reader types it (`{remote}` shown as `<remote>`)."""
+        return " ".join(["mlopsc", *(REMOTE_SHOWN if a == REMOTE else a for a in self.command)])
 
 
 def page_path(code: str) -> Path:
@@ -53,7 +77,8 @@ def load_page(code: str) -> Page | None:
     if not path.is_file():
         return None
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Page(code.upper(), data["checks"].strip(), data["why"].strip(), data["trigger"], data["fix"])
+    return Page(code.upper(), data["checks"].strip(), data["why"].strip(), data["trigger"], data["fix"],
+                tuple(str(a) for a in data.get("command") or ()), bool(data.get("remote", False)))
 
 
 # ------------------------------------------------------------------------------- applying edits
@@ -73,10 +98,16 @@ def apply_edits(root: Path, edits: dict[str, Any]) -> None:
         rel, pointer = _split(key)
         path = root / rel
         if pointer is None:
+            if value == DELETE or (isinstance(value, dict) and ({"symlink", "mkdir"} & set(value))):
+                _remove(path)
             if value == DELETE:
-                path.unlink()
                 continue
-            if isinstance(value, dict):
+            if isinstance(value, dict) and "symlink" in value:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.symlink_to(value["symlink"])
+            elif isinstance(value, dict) and "mkdir" in value:
+                path.mkdir(parents=True)
+            elif isinstance(value, dict):
                 text = path.read_bytes().decode(value.get("read", "utf-8"))
                 assert value["replace"] in text, f"{value['replace']!r} is not in {rel}"
                 text = text.replace(value["replace"], value["with"], 1)
@@ -93,6 +124,16 @@ def apply_edits(root: Path, edits: dict[str, Any]) -> None:
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n" if is_json
                         else yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=200),
                         encoding="utf-8")
+
+
+def _remove(path: Path) -> None:
+    """Whatever stands at `path` (a file, a symlink, a directory tree), without following a link."""
+    import shutil
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def _set(data: Any, pointer: list[str], value: Any) -> None:
@@ -125,7 +166,11 @@ def example_text(edits: dict[str, Any]) -> list[tuple[str, str, str]]:
         rel, pointer = _split(key)
         if pointer is None:
             if value == DELETE:
-                shown.append((rel, "text", "(file deleted)"))
+                shown.append((rel, "text", "(deleted)"))
+            elif isinstance(value, dict) and "symlink" in value:
+                shown.append((rel, "text", f"(a symlink to {value['symlink']})"))
+            elif isinstance(value, dict) and "mkdir" in value:
+                shown.append((rel, "text", "(an empty directory)"))
             else:
                 text = value["with"] if isinstance(value, dict) else value
                 if isinstance(value, dict) and "encoding" in value:
@@ -159,6 +204,8 @@ def render_text(page: Page) -> str:
         out += ["", title]
         for rel, _, text in example_text(edits):
             out += [f"  # {rel}", *("  " + line for line in text.splitlines())]
+        if page.command:
+            out += [f"  $ {page.command_line()}"]
     return "\n".join(out) + "\n"
 
 
@@ -171,9 +218,13 @@ def render_markdown(page: Page, messages: list[str] | None = None, heading: str 
            "**What it checks.** " + page.checks, "", "**Why it matters.** " + page.why, "",
            "**Example**", ""]
     out += _blocks(page.trigger)
+    if page.command:
+        out += ["```console", f"$ {page.command_line()}", "```", ""]
     if messages:
         out += ["```text", *messages, "```", ""]
     out += ["**Fixed**", ""] + _blocks(page.fix)
+    if page.command:
+        out += ["```console", f"$ {page.command_line()}", "```", ""]
     return "\n".join(out)
 
 
