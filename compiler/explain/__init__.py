@@ -21,7 +21,9 @@ NEW}` for a textual edit (for syntax errors and other things data cannot express
 optional `encoding` to write it in (and `read`, the one to read it in). Two more values change the
 file system itself: `{symlink: TARGET}` puts a symlink to TARGET there and `{mkdir: true}` an
 empty directory (each replacing whatever stood there); `<delete>` removes a file, a symlink or a
-whole directory. The test suite applies every page's examples, so a page cannot describe a rule
+whole directory; `{grow: BYTES}` appends comment lines to a file (a new one if
+needed) until it holds BYTES bytes (for
+the size bounds). The test suite applies every page's examples, so a page cannot describe a rule
 that no longer behaves that way.
 
 Most codes are reported by every check (`load_and_check`: `validate`, `compile`, the language
@@ -107,6 +109,12 @@ def apply_edits(root: Path, edits: dict[str, Any]) -> None:
                 path.symlink_to(value["symlink"])
             elif isinstance(value, dict) and "mkdir" in value:
                 path.mkdir(parents=True)
+            elif isinstance(value, dict) and "grow" in value:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                missing = int(value["grow"]) - (path.stat().st_size if path.exists() else 0)
+                line = b"#" + b" padding" * 15 + b"\n"
+                with path.open("ab") as out:
+                    out.write(line * (max(missing, 0) // len(line) + 1))
             elif isinstance(value, dict):
                 text = path.read_bytes().decode(value.get("read", "utf-8"))
                 assert value["replace"] in text, f"{value['replace']!r} is not in {rel}"
