@@ -16,8 +16,8 @@ docs/OUTPUT.md). Per team and environment, a Namespace `<team>-<env>` labelled f
 `restricted` goes under `layout.platform_dir(env)`, synced by a platform Application.
 
 Core objects are built with the kubernetes client's typed models, so a misspelt field is a
-TypeError here rather than a field the API server silently drops; `kubernetes` is imported inside
-`emit` because the import costs about half a second that `validate` and `graph` never pay.
+TypeError here rather than a field the API server silently drops; they come from k8s_models.py,
+the same models and serialisation without the client's half-second import.
 InferenceServices are plain dicts (no typed model exists) whose pod-level parts reuse the typed ones.
 """
 
@@ -68,7 +68,7 @@ AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
-    from kubernetes import client  # lazily: see the module docstring
+    from . import k8s_models as client  # the client's models without its import cost
 
     build = _Builder(client, checked)
     documents = build.namespaces()
