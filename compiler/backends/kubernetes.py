@@ -68,11 +68,22 @@ AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: "" the namespaces, then each project's serving objects."""
+    return [""] + [project.key for project in checked.projects]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
     from . import k8s_models as client  # the client's models without its import cost
 
     build = _Builder(client, checked)
-    documents = build.namespaces()
-    for project in checked.projects:
+    if not unit:
+        return build.namespaces()
+    documents: list[Document] = []
+    for project in [checked.lineage.projects[unit]]:
         for target_name in sorted(project.model.spec.serving):
             target = project.model.spec.serving[target_name]
             for env in sorted(target.environments):

@@ -19,6 +19,7 @@ filters bands, shows a node's attributes and highlights its upstream and downstr
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -287,10 +288,7 @@ class _Page:
         }
         counts = {k: sum(1 for b in boxes if b.kind == k) for k in SHOWN_KINDS}
         teams = sorted({b.team for b in boxes})
-        env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                                 keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-        template = env.from_string(_asset("index.html.j2"))
-        return template.render(
+        return _template("index.html.j2").render(
             team=self.team, index_href="../index.html" if self.team else None,
             team_hrefs={t: f"{t}.html" for t in teams if t != self.team} if self.team else {},
             css=jinja2.utils.markupsafe.Markup(_asset("lineage.css")),
@@ -313,6 +311,14 @@ def edge_path(s: Box, t: Box, kind: str) -> str:
     bend = max(40, (x2 - x1) // 2)
     dip = SERVES_DIP if kind == "serves" else 0
     return f"M{x1},{y1} C{x1 + bend},{y1 + dip} {x2 - bend},{y2 + dip} {x2},{y2}"
+
+
+@functools.lru_cache(maxsize=None)
+def _template(name: str) -> jinja2.Template:
+    """Compiled once per process: compiling the page template costs more than rendering a page."""
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(_asset(name))
 
 
 def _asset(name: str) -> str:
@@ -394,9 +400,7 @@ def render_index(checked: CheckedRepository) -> str:
         projects.setdefault(p.model.metadata.team, []).append(p.model.metadata.name)
     rows = [{"team": team, "href": f"teams/{team}.html", "projects": sorted(projects.get(team, [])),
              "kinds": kinds[team], "feeds": sorted(feeds.get(team, ()))} for team in teams(checked)]
-    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(_asset("teams.html.j2")).render(
+    return _template("teams.html.j2").render(
         rows=rows, repo=checked.config.gitops.repoURL, projects=len(checked.projects),
         css=jinja2.utils.markupsafe.Markup(_asset("index.css")))
 
