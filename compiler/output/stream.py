@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Iterable
 from pathlib import Path
 
 from ..frontend.loader import UsageError
