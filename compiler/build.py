@@ -58,3 +58,63 @@ def render_files(documents: list[Document]) -> dict[str, bytes]:
             raise AssertionError(f"two back ends emit {doc.path}")  # a compiler bug, not user input
         files[doc.path] = serialize(doc)
     return files
+
+
+# ------------------------------------------------------------------ emission in units, in parallel
+# An emitter module may also offer `units(checked) -> [str]` and `emit_unit(checked, unit) ->
+# [Document]` (its `emit` being every unit's documents): a project, a team's page, the
+# repository-wide files. Those units are emitted and serialised independently, on all cores
+# (compiler/jobs.py); an emitter without them is one unit. The bytes never depend on how many
+# processes made them.
+Rendered = tuple[str, bytes, "str | None"]  # (path, bytes, owning project)
+
+
+def work_units(checked: CheckedRepository) -> list[tuple[int, str | None]]:
+    """(index into emitters(), unit or None for the whole emitter), in a stable order."""
+    import sys
+
+    units = []
+    for i, emit in enumerate(emitters()):
+        module = sys.modules[emit.__module__]
+        if getattr(module, "emit", None) is emit and hasattr(module, "units") and hasattr(module, "emit_unit"):
+            units.extend((i, unit) for unit in module.units(checked))
+        else:
+            units.append((i, None))
+    return units
+
+
+def render_unit(checked: CheckedRepository, work: tuple[int, str | None]) -> list[Rendered]:
+    import sys
+
+    emit = emitters()[work[0]]
+    documents = emit(checked) if work[1] is None else sys.modules[emit.__module__].emit_unit(checked, work[1])
+    return [(doc.path, serialize(doc), doc.owner) for doc in documents]
+
+
+def _stage_unit(shared, work):
+    """In a worker: render one unit and hand each file to the output stage's stager."""
+    checked, stage = shared
+    staged = []
+    for path, data, owner in render_unit(checked, work):
+        digest, unchanged = stage(path, data)
+        staged.append((path, digest, owner, unchanged))
+    return staged
+
+
+def render_all(checked: CheckedRepository, jobs: int = 1, stage=None):
+    """Every file a compile writes, as (path, bytes, owner), in no particular order; with jobs > 1
+    emitted and serialised by that many processes. With `stage` (compiler/output/writer.py's
+    Stager), the processes also write each file, and this yields (path, sha256, owner, unchanged)."""
+    from .jobs import parallel_map
+
+    if stage is not None:
+        for staged in parallel_map(_stage_unit, (checked, stage), work_units(checked), jobs):
+            yield from staged
+        return
+    seen: set[str] = set()
+    for rendered in parallel_map(render_unit, checked, work_units(checked), jobs):
+        for path, data, owner in rendered:
+            if path in seen:
+                raise AssertionError(f"two back ends emit {path}")  # a compiler bug, not user input
+            seen.add(path)
+            yield path, data, owner

@@ -47,15 +47,16 @@ def _never_fail_to_print() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _never_fail_to_print()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    locate(args)
     # A compile allocates millions of small, acyclic objects (YAML nodes, positions, documents)
     # that all live to the end; collecting every 700 allocations spent a third of a 1,000-project
     # load in the collector, and more the more projects. Collect rarely, and restore on the way out.
+    # Imports (pydantic's models, the back ends) are the same kind of allocation, so this comes first.
     collect_every = gc.get_threshold()
     gc.set_threshold(50_000, *collect_every[1:])
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        locate(args)
         return args.run(args)
     except UsageError as exc:
         print(f"mlopsc: error: {exc}", file=sys.stderr)

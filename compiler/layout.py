@@ -4,7 +4,8 @@
     generated/
       .mlopsc-inventory.json             what the compiler wrote (path -> sha256); see compiler.output
       schema/                            JSON Schemas for editors
-      lineage/                           graph.json, index.html, openlineage.json
+      lineage/                           index.html, teams/<team>.html, graph.json + graph/<team>/<project>.json,
+                                         openlineage/<team>/<project>.json
       model-cards/<team>/<project>.md    reviewer-facing Markdown
       promotion/history.json             every digest each environment has pinned (only grows)
       kfp/<team>/<project>/pipeline.yaml raw KFP IR (for `kfp` users; never synced)

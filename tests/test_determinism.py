@@ -140,3 +140,31 @@ def test_no_absolute_paths_or_timestamps_anywhere_in_generated(source_repo, refe
         assert not re.search(r"\d{1,2}:\d{2}:\d{2}", text), f"{rel} contains a time of day"
         for date in set(re.findall(r"(?<![\w.-])\d{4}-\d{2}-\d{2}(?![\w.-])", text)):
             assert date in inputs, f"{rel} contains the date {date}, which no spec or evidence has"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2", "3"])
+def test_the_number_of_processes_does_not_change_a_byte(source_repo, reference, tmp_path, jobs):
+    repo = copy_repo(source_repo, tmp_path / "repo")
+    result = run_mlopsc("compile", "--jobs", jobs, cwd=repo)
+    assert result.code == 0, result.err
+    assert snapshot(repo / "generated") == reference
+
+
+def test_jobs_must_be_a_positive_number(tmp_path):
+    for bad in ("0", "many"):
+        result = run_mlopsc("compile", "--jobs", bad, cwd=tmp_path)
+        assert result.code == 2 and "--jobs" in result.err
+
+
+def test_a_parallel_recompile_over_an_old_tree_is_a_fresh_compile(source_repo, tmp_path):
+    """Workers hard-link unchanged files from the old tree and write the rest: same bytes."""
+    repo = copy_repo(source_repo, tmp_path / "repo")
+    assert run_mlopsc("compile", "--jobs", "2", cwd=repo).code == 0
+    spec = sorted((repo / "specs").rglob("*.yaml"))[0]
+    spec.write_text(spec.read_text(encoding="utf-8").replace("learning_rate: 0.05", "learning_rate: 0.06", 1),
+                    encoding="utf-8")
+    result = run_mlopsc("compile", "--jobs", "2", cwd=repo)
+    assert result.code == 0 and "updated" in result.err, result.err
+    fresh = copy_repo(repo, tmp_path / "fresh")
+    assert run_mlopsc("compile", "--jobs", "1", cwd=fresh).code == 0
+    assert snapshot(repo / "generated") == snapshot(fresh / "generated")

@@ -1,5 +1,6 @@
-"""The lineage page: self-contained, laid out left to right by the compiler, and working in a real
-browser (headless Chromium from Debian, driven by Selenium with the system chromedriver)."""
+"""The lineage pages: an index of teams and one page per team, self-contained, laid out left to right
+by the compiler, and working in a real browser (headless Chromium from Debian, driven by Selenium
+with the system chromedriver)."""
 
 from __future__ import annotations
 
@@ -21,15 +22,38 @@ OTHER_TEAMS_SERVING = "growth/merchant-recs:serving.recs-api"
 
 
 @pytest.fixture(scope="module")
-def page(checked_examples, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lineage") / "index.html"
-    path.write_text(lineage_html.render(checked_examples), encoding="utf-8")
-    return path
+def pages(checked_examples, tmp_path_factory) -> Path:
+    """What compile writes under generated/ for the lineage pages (the index and each team's)."""
+    out = tmp_path_factory.mktemp("generated")
+    for doc in lineage_html.emit(checked_examples):
+        (out / doc.path).parent.mkdir(parents=True, exist_ok=True)
+        (out / doc.path).write_text(doc.content, encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(pages) -> Path:
+    """risk's page: risk's project and, of growth's, what follows from training on risk's model."""
+    return pages / lineage_html.team_path("risk")
+
+
+def test_the_index_links_every_team_page(pages):
+    html = (pages / lineage_html.PATH).read_text(encoding="utf-8")
+    links = re.findall(r'href="(teams/[^"]+)"', html)
+    assert sorted(set(links)) == ["teams/growth.html", "teams/risk.html"]
+    assert all((pages / "lineage" / link).is_file() for link in links)
+    assert "fraud-detection" in html and "merchant-recs" in html
+
+
+def test_a_team_page_shows_the_projects_it_exchanges_models_with(checked_examples):
+    assert {n.split(":")[0] for n in lineage_html.team_nodes(checked_examples, "growth")} == \
+        {"growth/merchant-recs", "risk/fraud-detection"}  # merchant-recs trains on risk's model
 
 
 # -- the file itself ----------------------------------------------------------------------------
-def test_the_page_needs_no_network(page):
-    html = page.read_text(encoding="utf-8")
+@pytest.mark.parametrize("path", [lineage_html.PATH, lineage_html.team_path("risk")])
+def test_the_page_needs_no_network(pages, path):
+    html = (pages / path).read_text(encoding="utf-8")
     assert not re.search(r"""<(script|link|img|iframe)[^>]*\s(src|href)=""", html)
     assert "@import" not in html and not re.search(r"url\(\s*['\"]?(https?:)?//", html)
     assert "default-src 'none'" in html  # and the browser is told to refuse any fetch
@@ -64,13 +88,15 @@ def test_spec_text_cannot_break_out_of_the_page(example_repo):
 
     edit(example_repo / "specs/growth/merchant-recs.yaml",
          "description: Recommends", "description: </script><script>alert(1)</script> Recommends")
-    html = lineage_html.render(load_and_check(Layout(example_repo)))
+    html = lineage_html.render_team(load_and_check(Layout(example_repo)), "growth")
     assert "<script>alert(1)" not in html
     assert html.count("</script>") == 2  # the data block's and the page script's own
 
 
-def test_the_page_is_the_same_bytes_every_time(checked_examples):
-    assert lineage_html.render(checked_examples) == lineage_html.render(load_and_check(Layout(EXAMPLES)))
+def test_the_pages_are_the_same_bytes_every_time(checked_examples):
+    again = load_and_check(Layout(EXAMPLES))
+    assert [(d.path, d.content) for d in lineage_html.emit(checked_examples)] == \
+        [(d.path, d.content) for d in lineage_html.emit(again)]
 
 
 # -- in the browser ------------------------------------------------------------------------------
@@ -143,7 +169,7 @@ def test_clicking_a_source_highlights_another_teams_serving_target(loaded, tmp_p
     assert "downstream" in _classes(serving)
     assert serving.get_attribute("data-team") != "risk"
     assert "downstream" in _classes(_node(loaded, "risk/fraud-detection:serving.fraud-api.environments.production"))
-    unrelated = _node(loaded, "growth/merchant-recs:sources.sessions")
+    unrelated = _node(loaded, "risk/fraud-detection:sources.chargebacks")  # feeds nothing transactions feeds
     assert not _classes(unrelated) & {"selected", "upstream", "downstream"}
     assert float(unrelated.value_of_css_property("opacity")) < 0.5  # it recedes
     panel = loaded.find_element(By.ID, "details").text
@@ -160,6 +186,24 @@ def test_a_node_id_in_the_url_opens_selected(browser, page):
     browser.get(page.as_uri() + "#" + quote(OTHER_TEAMS_SERVING, safe=""))
     assert "selected" in _classes(_node(browser, OTHER_TEAMS_SERVING))
     assert "upstream" in _classes(_node(browser, SOURCE))
+
+
+def test_a_node_link_to_the_index_opens_its_teams_page(browser, pages):
+    from urllib.parse import quote
+
+    browser.get((pages / lineage_html.PATH).as_uri() + "#" + quote(SOURCE, safe=""))
+    assert browser.current_url.split("#")[0].endswith("/lineage/teams/risk.html")
+    assert "selected" in _classes(_node(browser, SOURCE))
+
+
+def test_the_index_page_links_to_a_team_page_that_works(browser, pages):
+    from selenium.webdriver.common.by import By
+
+    browser.get((pages / lineage_html.PATH).as_uri())
+    browser.find_element(By.LINK_TEXT, "growth").click()
+    assert browser.current_url.endswith("/lineage/teams/growth.html")
+    assert _node(browser, "growth/merchant-recs:steps.train").is_displayed()
+    assert not [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
 
 
 def test_clicking_a_release_highlights_its_upstream(loaded):

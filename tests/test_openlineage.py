@@ -245,12 +245,16 @@ def test_dataset_names_follow_the_clients_naming_helpers(uri):
 
 
 # -- command line and generated file -------------------------------------------------------------
-def test_graph_format_openlineage_prints_the_generated_events(tmp_path):
+def test_each_projects_generated_events_are_what_graph_prints_for_it(tmp_path):
     repo = copy_repo(EXAMPLES, tmp_path / "repo")
     assert run_mlopsc("compile", cwd=repo).code == 0
-    result = run_mlopsc("graph", "--format", "openlineage", cwd=repo)
-    assert result.code == 0, result.err
-    assert result.out == (repo / "generated" / ol.PATH).read_text(encoding="utf-8")
+    files = sorted((repo / "generated" / "lineage" / "openlineage").rglob("*.json"))
+    assert [f.relative_to(repo / "generated").as_posix() for f in files] == \
+        [ol.project_path("growth/merchant-recs"), ol.project_path("risk/fraud-detection")]
+    for key in ("growth/merchant-recs", "risk/fraud-detection"):
+        result = run_mlopsc("graph", "--format", "openlineage", "--select", f"project:{key}", cwd=repo)
+        assert result.code == 0, result.err
+        assert result.out == (repo / "generated" / ol.project_path(key)).read_text(encoding="utf-8")
 
 
 def test_graph_openlineage_honours_selectors(events):

@@ -319,3 +319,35 @@ def test_compile_after_evidence_became_a_symlink_runs_in_full(compiled, outside,
         result = run_mlopsc("compile", *args, cwd=compiled)
         assert "no input changed" not in result.err
     assert loads == [1, 1]
+
+
+# ------------------------------------------------------- a full compile on several processes
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_full_compile_on_any_number_of_processes_refuses_alike_and_leaves_nothing(compiled, outside, jobs):
+    """A full compile streams each file into the staging tree as its process makes it: the same
+    refusals hold, before anything is made or once every path is known, and nothing is left."""
+    import shutil
+
+    shutil.rmtree(compiled / ".mlopsc")  # a fresh clone: not even the scratch directory may appear
+    cards = compiled / "generated/model-cards/risk"
+    for p in cards.iterdir():
+        p.unlink()
+    cards.rmdir()
+    cards.write_text("my notes about risk\n")
+    result = refused(compiled, "--jobs", jobs)
+    assert result.err.startswith(
+        "generated/model-cards/risk:1:1: error[O002]: `generated/model-cards/risk` is a file mlopsc did not "
+        f"write, where it writes a directory (for {CARD}): move it away")
+    assert result.err.endswith("mlopsc: nothing written to generated/: fix the errors above\n")
+    (compiled / "generated/lineage/x.html").symlink_to(outside / "secret")
+    result = refused(compiled, "--jobs", jobs)
+    assert result.err.startswith(
+        "generated/lineage/x.html:1:1: error[O004]: `generated/lineage/x.html` is a symlink; mlopsc never "
+        "writes one, nor follows or keeps one: remove it\n"
+        "generated/model-cards/risk:1:1: error[O002]: `generated/model-cards/risk` is a file mlopsc did not ")
+    assert (outside / "secret").read_text() == SECRET + "\n"
+    (compiled / "generated/lineage/x.html").unlink()
+    cards.unlink()
+    assert run_mlopsc("compile", "--jobs", jobs, cwd=compiled).code == 0
+    assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
+    assert sorted(p.name for p in (compiled / ".mlopsc").iterdir()) == [".gitignore", "generated.fingerprint.json"]

@@ -16,8 +16,8 @@ docs/OUTPUT.md). Per team and environment, a Namespace `<team>-<env>` labelled f
 `restricted` goes under `layout.platform_dir(env)`, synced by a platform Application.
 
 Core objects are built with the kubernetes client's typed models, so a misspelt field is a
-TypeError here rather than a field the API server silently drops; `kubernetes` is imported inside
-`emit` because the import costs about half a second that `validate` and `graph` never pay.
+TypeError here rather than a field the API server silently drops; they come from k8s_models.py,
+the same models and serialisation without the client's half-second import.
 InferenceServices are plain dicts (no typed model exists) whose pod-level parts reuse the typed ones.
 """
 
@@ -74,11 +74,22 @@ PROBE_PERIOD, STARTUP_FAILURES, LIVENESS_FAILURES = 10, 60, 3
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
-    from kubernetes import client  # lazily: see the module docstring
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: "" the namespaces, then each project's serving objects."""
+    return [""] + [project.key for project in checked.projects]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
+    from . import k8s_models as client  # the client's models without its import cost
 
     build = _Builder(client, checked)
-    documents = build.namespaces()
-    for project in checked.projects:
+    if not unit:
+        return build.namespaces()
+    documents: list[Document] = []
+    for project in [checked.lineage.projects[unit]]:
         for target_name in sorted(project.model.spec.serving):
             target = project.model.spec.serving[target_name]
             for env in sorted(target.environments):

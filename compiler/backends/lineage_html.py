@@ -1,4 +1,10 @@
-"""The lineage page: generated/lineage/index.html, one self-contained file (inline CSS, JS, SVG).
+"""The lineage pages: one self-contained page per team (inline CSS, JS, SVG) under an index page.
+
+`generated/lineage/index.html` lists the teams and their projects and links to
+`generated/lineage/teams/<team>.html`, which shows the team's projects and, of every project of
+another team that one of them exchanges a model with (a cross-team edge), what leads to that model
+or follows from it, so highlighting follows lineage one project across the team boundary. A page's size follows its team, not the repository, and a change to one
+project rewrites only the pages that show it.
 
 The compiler computes the whole layout, so the file is deterministic and diffs cleanly:
   columns by stage, left to right: sources │ steps and their artifacts, interleaved by depth
@@ -13,6 +19,7 @@ filters bands, shows a node's attributes and highlights its upstream and downstr
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +34,12 @@ from . import Document
 from ..layout import LINEAGE_DIR
 
 PATH = f"{LINEAGE_DIR}/index.html"
+
+
+def team_path(team: str) -> str:
+    return f"{LINEAGE_DIR}/teams/{team}.html"
+
+
 SHOWN_KINDS = ("source", "step", "artifact", "evaluation", "serving", "release", "monitor")
 
 NODE_W, NODE_H = 172, 46
@@ -69,9 +82,11 @@ def _digest(text: str | None) -> str:
 
 
 class _Page:
-    def __init__(self, checked: CheckedRepository):
+    def __init__(self, checked: CheckedRepository, nodes: set[str] | None = None, team: str | None = None):
         self.checked = checked
-        self.g: nx.DiGraph = checked.lineage.graph
+        # A team's page: the subgraph of the projects it shows (see team_nodes).
+        self.g: nx.DiGraph = checked.lineage.graph if nodes is None else checked.lineage.graph.subgraph(nodes)
+        self.team = team
         self.projects = checked.lineage.projects
         self.env_order = {env: i for i, env in enumerate(checked.config.environments)}
         self.has_monitors = any(kind == "monitor" for _, kind in self.g.nodes(data="kind"))
@@ -92,7 +107,8 @@ class _Page:
         """A step's depth: one more than the deepest step whose output it reads."""
         depth: dict[str, int] = {}
         steps = [n for n in nx.topological_sort(self.g) if self.g.nodes[n]["kind"] == "step"] \
-            if nx.is_directed_acyclic_graph(self.g) else self.checked.lineage.nodes_of("step")
+            if nx.is_directed_acyclic_graph(self.g) else \
+            [n for n in self.checked.lineage.nodes_of("step") if n in self.g]
         for step in steps:
             upstream = [depth.get(p2, 0) + 1 for p in self.g.predecessors(step)
                         if self.g.nodes[p]["kind"] == "artifact"
@@ -146,6 +162,10 @@ class _Page:
         return d["environment"], _digest(d.get("digest")), ""
 
     def details(self, nid: str, d: dict) -> list[tuple[str, str]]:
+        if self.team is not None and d["team"] != self.team:
+            # Another team's node: its own page has the details, and this page need not change
+            # whenever they do.
+            return [("id", nid), ("details", f"on team {d['team']}'s page, {d['team']}.html")]
         project_key, local = refs.split_node_id(nid)
         spec = self.projects[project_key].model.spec
         rows: list[tuple[str, str]] = [("id", nid), ("defined at", f"{d['file']}:{d['line']}:{d['column']}")]
@@ -283,10 +303,9 @@ class _Page:
         }
         counts = {k: sum(1 for b in boxes if b.kind == k) for k in SHOWN_KINDS}
         teams = sorted({b.team for b in boxes})
-        env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                                 keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-        template = env.from_string(_asset("index.html.j2"))
-        return template.render(
+        return _template("index.html.j2").render(
+            team=self.team, index_href="../index.html" if self.team else None,
+            team_hrefs={t: f"{t}.html" for t in teams if t != self.team} if self.team else {},
             css=jinja2.utils.markupsafe.Markup(_asset("lineage.css")),
             js=jinja2.utils.markupsafe.Markup(_asset("lineage.js")),
             data=jinja2.utils.markupsafe.Markup(_script_json(data)),
@@ -307,6 +326,14 @@ def edge_path(s: Box, t: Box, kind: str) -> str:
     bend = max(40, (x2 - x1) // 2)
     dip = SERVES_DIP if kind == "serves" else 0
     return f"M{x1},{y1} C{x1 + bend},{y1 + dip} {x2 - bend},{y2 + dip} {x2},{y2}"
+
+
+@functools.lru_cache(maxsize=None)
+def _template(name: str) -> jinja2.Template:
+    """Compiled once per process: compiling the page template costs more than rendering a page."""
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(_asset(name))
 
 
 def _asset(name: str) -> str:
@@ -334,8 +361,76 @@ def _script_json(data: dict) -> str:
 
 
 def render(checked: CheckedRepository) -> str:
+    """The whole repository on one page (`mlopsc graph`'s kind of view; small repositories)."""
     return _Page(checked).render()
 
 
+def teams(checked: CheckedRepository) -> list[str]:
+    return sorted({p.model.metadata.team for p in checked.projects})
+
+
+def team_nodes(checked: CheckedRepository, team: str) -> set[str]:
+    """The nodes of a team's page: its projects' nodes, and in another team's project that one of
+    them has an edge to or from, what leads to that edge there (upstream of a model the team
+    trains on) or follows from it (downstream of a model of the team's)."""
+    g = checked.lineage.graph
+    shown = {n for n, data in g.nodes(data=True) if data["team"] == team}
+    foreign: set[str] = set()
+    # Each direction is its own closure, so the result never depends on the order of the walk.
+    for neighbours in (g.predecessors, g.successors):
+        seen: set[str] = set()
+        stack = [m for n in shown for m in neighbours(n) if m not in shown]
+        seen.update(stack)
+        while stack:  # within that project only: the page shows one hop of projects
+            n = stack.pop()
+            project = g.nodes[n]["project"]
+            for m in neighbours(n):
+                if m not in seen and m not in shown and g.nodes[m]["project"] == project:
+                    seen.add(m)
+                    stack.append(m)
+        foreign |= seen
+    # A step's code and image and an evaluation's gates are shown as its attributes.
+    parts = {m for n in foreign for m in g.predecessors(n) if g.nodes[m]["kind"] in ("code", "image")}
+    return shown | foreign | parts
+
+
+def render_team(checked: CheckedRepository, team: str) -> str:
+    return _Page(checked, team_nodes(checked, team), team).render()
+
+
+def render_index(checked: CheckedRepository) -> str:
+    """The index page: every team with its projects and counts, linking to the team pages."""
+    g = checked.lineage.graph
+    kinds: dict[str, dict[str, int]] = {team: {} for team in teams(checked)}
+    feeds: dict[str, set[str]] = {team: set() for team in kinds}
+    for n, data in g.nodes(data=True):
+        counts = kinds.setdefault(data["team"], {})
+        counts[data["kind"]] = counts.get(data["kind"], 0) + 1
+    for a, b in g.edges:
+        ta, tb = g.nodes[a]["team"], g.nodes[b]["team"]
+        if ta != tb:
+            feeds.setdefault(ta, set()).add(tb)
+    projects: dict[str, list[str]] = {}
+    for p in checked.projects:
+        projects.setdefault(p.model.metadata.team, []).append(p.model.metadata.name)
+    rows = [{"team": team, "href": f"teams/{team}.html", "projects": sorted(projects.get(team, [])),
+             "kinds": kinds[team], "feeds": sorted(feeds.get(team, ()))} for team in teams(checked)]
+    return _template("teams.html.j2").render(
+        rows=rows, repo=checked.config.gitops.repoURL, projects=len(checked.projects),
+        monitors=any(row["kinds"].get("monitor") for row in rows),
+        css=jinja2.utils.markupsafe.Markup(_asset("index.css")))
+
+
 def emit(checked: CheckedRepository) -> list[Document]:
-    return [Document(PATH, render(checked), "text")]
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: "" the index, then each team's page."""
+    return [""] + teams(checked)
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
+    if not unit:
+        return [Document(PATH, render_index(checked), "text")]
+    return [Document(team_path(unit), render_team(checked, unit), "text")]

@@ -1,4 +1,4 @@
-"""Lineage export: the repository-wide graph as JSON node-link data, DOT and Mermaid."""
+"""Lineage export: the graph as JSON node-link data (one file per project in generated/), DOT and Mermaid."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import networkx as nx
 
 from ..middle.check import CheckedRepository
 from . import Document
+from ..layout import LINEAGE_DIR
 
 
 def node_link(g: nx.DiGraph) -> dict:
@@ -67,5 +68,32 @@ def to_mermaid(g: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
+def project_path(project_key: str) -> str:
+    return f"{LINEAGE_DIR}/graph/{project_key}.json"
+
+
 def emit(checked: CheckedRepository) -> list[Document]:
-    return [Document("lineage/graph.json", to_json(checked.lineage.graph), "text")]
+    """`lineage/graph.json` indexes one node-link file per project: the project's nodes and the
+    edges into them (so a cross-project edge is in its consumer's file). Together they are
+    `mlopsc graph --format json`; a change to one project rewrites its own file."""
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: "" the index, then each project's file."""
+    return [""] + [p.key for p in checked.projects]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
+    if not unit:
+        keys = sorted(p.key for p in checked.projects)
+        return [Document(f"{LINEAGE_DIR}/graph.json", {
+            "directed": True, "projects": {key: project_path(key)[len(LINEAGE_DIR) + 1:] for key in keys}},
+            "json")]
+    g = checked.lineage.graph
+    nodes = checked.lineage.nodes_of_project(unit)
+    data = node_link(g.subgraph(nodes))
+    edges = [(a, b, d) for n in nodes for a, b, d in g.in_edges(n, data=True)]
+    data["edges"] = [{"source": a, "target": b, **{k: d[k] for k in sorted(d)}}
+                     for a, b, d in sorted(edges, key=lambda e: (e[0], e[1]))]
+    return [Document(project_path(unit), data, "json", owner=unit)]

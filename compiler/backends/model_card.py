@@ -40,18 +40,34 @@ def _template() -> jinja2.Template:
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
-    pins = promotion.current_pins(checked.projects)
-    history = promotion.extend(checked.repo.promotion_history.entries, pins, checked.config)
-    by_target: dict[tuple[str, str], list[HistoryEntry]] = {}
-    for entry in history:
-        by_target.setdefault((entry.project, entry.serving), []).append(entry)
-    documents = []
-    for project in checked.projects:
-        meta = project.model.metadata
-        card = card_context(checked, project, by_target)
-        documents.append(Document(model_card_path(meta.team, meta.name), _template().render(card=card),
-                                  "text", owner=project.key))
-    return documents
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: each project's card."""
+    return [project.key for project in checked.projects]
+
+
+_history: list = [None, None]  # [checked, its history by target]: computed once per compile
+
+
+def _by_target(checked: CheckedRepository) -> dict[tuple[str, str], list[HistoryEntry]]:
+    if _history[0] is not checked:
+        pins = promotion.current_pins(checked.projects)
+        history = promotion.extend(checked.repo.promotion_history.entries, pins, checked.config)
+        by_target: dict[tuple[str, str], list[HistoryEntry]] = {}
+        for entry in history:
+            by_target.setdefault((entry.project, entry.serving), []).append(entry)
+        _history[:] = [checked, by_target]
+    return _history[1]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
+    project = checked.lineage.projects[unit]
+    meta = project.model.metadata
+    card = card_context(checked, project, _by_target(checked))
+    return [Document(model_card_path(meta.team, meta.name), _template().render(card=card),
+                     "text", owner=project.key)]
 
 
 def card_context(checked: CheckedRepository, project: LoadedProject,

@@ -1,7 +1,8 @@
 """OpenLineage export: the lineage graph as static (design-time) JobEvent and DatasetEvent records.
 
 Targets OpenLineage spec 2-0-2 (the version openlineage-python 1.x writes) and the facet schema
-versions below; docs/LINEAGE.md documents the mapping. The file is one JSON list of events,
+versions below; docs/LINEAGE.md documents the mapping. Each project's file
+(`lineage/openlineage/<team>/<project>.json`) is one JSON list of events,
 sorted, with a fixed `eventTime` (the Unix epoch): design-time metadata has no moment of its own,
 and a timestamp would make the committed file change on every compile.
 
@@ -35,7 +36,6 @@ from ..layout import LINEAGE_DIR
 SPEC_VERSION = "2-0-2"
 PRODUCER = "https://github.com/mlopsc/mlopsc"
 EVENT_TIME = "1970-01-01T00:00:00Z"
-PATH = f"{LINEAGE_DIR}/openlineage.json"
 
 _SPEC = f"https://openlineage.io/spec/{SPEC_VERSION}/OpenLineage.json#/$defs/"
 # The facet schema versions written (each checked against the openlineage-python models in tests).
@@ -233,5 +233,21 @@ def to_json(checked: CheckedRepository, nodes: set[str] | None = None) -> str:
     return json.dumps(events(checked, nodes), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def project_path(project_key: str) -> str:
+    return f"{LINEAGE_DIR}/openlineage/{project_key}.json"
+
+
 def emit(checked: CheckedRepository) -> list[Document]:
-    return [Document(PATH, events(checked), "json")]
+    """One file of events per project (its jobs and the datasets its nodes are), so a change to
+    one project rewrites its own file; a dataset two projects read is in both files."""
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: each project's file."""
+    return [p.key for p in checked.projects]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
+    return [Document(project_path(unit), events(checked, set(checked.lineage.nodes_of_project(unit))),
+                     "json", owner=unit)]

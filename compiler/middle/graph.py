@@ -36,12 +36,22 @@ EDGE_KINDS = ("reads", "produces", "built-from", "runs-image", "evaluates", "gat
 class LineageGraph:
     graph: nx.DiGraph
     projects: dict[str, LoadedProject] = field(default_factory=dict)
+    _by_project: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     def kind(self, nid: str) -> str:
         return self.graph.nodes[nid]["kind"]
 
     def nodes_of(self, kind: str) -> list[str]:
         return sorted(n for n, k in self.graph.nodes(data="kind") if k == kind)
+
+    def nodes_of_project(self, key: str) -> list[str]:
+        """The nodes of one project (`team/project`), sorted; indexed on first use."""
+        if self._by_project is None:
+            by_project: dict[str, list[str]] = {}
+            for n, project in self.graph.nodes(data="project"):
+                by_project.setdefault(project, []).append(n)
+            self._by_project = {k: sorted(v) for k, v in by_project.items()}
+        return self._by_project.get(key, [])
 
 
 def build_graph(repo: LoadedRepository) -> tuple[LineageGraph, list[Diagnostic]]:

@@ -14,6 +14,10 @@ macOS renamex_np RENAME_SWAP) and deletes the old tree. A kill -9 at any moment 
 generated/ entirely as before or entirely new; what a killed run leaves in `.mlopsc` is removed
 by the next compile. Git and Argo CD only ever read committed trees, so neither can observe a
 half-written state either.
+A full compile streams (`write_stream`): each file goes into the staging tree as soon as the
+process that made it has serialised it (hard-linked from the old tree when it is the same bytes),
+and only its hash is kept. `write_tree` (files already in memory: --select, release, tests) is
+the same function over a dict, so both follow every rule below.
 The guarantee is against the process dying, not against power loss: files are not fsynced (a
 compile is reproducible from the specs and Git holds the truth).
 
@@ -41,6 +45,7 @@ import os
 import shutil
 import stat
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -330,8 +335,41 @@ def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
     With `only_projects`, write only the files those projects own; every other file (other
     projects', repository-wide ones) stays exactly as it is on disk, inventory entry included.
     OutputRefused, before anything is touched, for what the module docstring lists.
+    This is `write_stream` over files already in memory: one implementation, one set of rules.
     """
     owners = owners or {}
+    if only_projects is not None:
+        files = {p: b for p, b in files.items() if owners.get(p) in only_projects}
+
+    def produce(stage: "Stager"):
+        for rel, data in files.items():
+            digest, same = stage(rel, data)
+            yield rel, digest, owners.get(rel), same
+
+    return write_stream(out_dir, produce, only_projects=only_projects, out_label=out_label, planned=files)
+
+
+Staged = tuple[str, str, "str | None", bool]  # (path, sha256, owning project, already on disk as is)
+
+
+def write_stream(out_dir: Path, produce: Callable[[Stager], Iterable[Staged]], *,
+                 only_projects: set[str] | None = None, out_label: str = "generated",
+                 planned: Iterable[str] | None = None) -> WriteReport:
+    """Replace generated/ atomically with what `produce` makes, holding none of its bytes.
+
+    `produce(stage)` makes the files and hands each to `stage(path, bytes) -> (sha256, already on
+    disk as is)`, which writes it into the staging tree at once (hard-linking the old file when it
+    is the same bytes), and yields (path, sha256, owner, already on disk as is) for each: the
+    processes that make the files can write them too (compiler/build.py's render_all), and only
+    hashes come back, so a full compile's memory does not grow with its output.
+
+    Every refusal is the same as for any write (the module docstring's list): the output
+    location, an untrusted inventory, and a symlink or special file anywhere in generated/ are
+    refused before anything is produced (then nothing at all is written, not even into the
+    staging tree); what stands where a produced path goes is refused once all paths are known
+    (at once when the caller knows them, `planned`), and a refused or failed compile removes the
+    staging tree: generated/ is never touched before the swap.
+    """
     out_dir = Path(os.path.abspath(out_dir))
     _refuse_location(out_dir, out_label)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -340,29 +378,97 @@ def write_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
         previous = load_inventory(out_dir)
         if previous.unsafe:
             raise OutputRefused(_untrusted_inventory(out_dir, previous, out_label))
-        fresh, hashes, new_owners = _target(previous, files, owners, only_projects)
-        inventory = render_inventory(hashes, new_owners)
         entries = scan(out_dir)
-        obstacles = _obstacles({**fresh, INVENTORY: inventory}, entries, previous)
-        if obstacles:
-            raise OutputRefused([
-                (OUTPUT_NOT_REGULAR if entries.get(rel) in ("link", "special") else OUTPUT_IN_THE_WAY)
-                .at(Position(f"{out_label}/{shown(rel)}"), f"`{out_label}/{shown(rel)}` {why}")
-                for rel, why in obstacles])
-        report = _report(previous, hashes, entries)
-        report.tree = {**hashes, INVENTORY: sha256(inventory)}
-        carried, carried_dirs = _carried(entries, previous, fresh, hashes)
-        report.kept = sum(1 for p in carried if p not in hashes)
-        report.taken_over = sorted(p for p in fresh if p not in previous.files and entries.get(p) == "file"
-                                   and previous.readable)
-        if _unchanged(out_dir, fresh, inventory, previous, hashes, entries):
-            return report
-        ensure_work_dir(out_dir)
-        staging = staging_dir(out_dir)
-        _build(staging, out_dir, fresh, inventory, carried, carried_dirs)
+        # Symlinks and special files are refused whatever is produced; so is anything in the way
+        # of a path known in advance: say so before producing anything.
+        early = _obstacles([INVENTORY, *(planned or ())], entries, previous)
+        staging = None
+        new_work_dir = _kind(work_dir(out_dir)) is None
+        if not early:
+            ensure_work_dir(out_dir)
+            staging = staging_dir(out_dir)
+            staging.mkdir()
+        try:
+            stager = Stager(staging, out_dir, entries)
+            hashes, owners, same = _collect(produce(stager))
+            fresh = set(hashes)
+            if only_projects is not None:
+                # Everything the selection does not own keeps its inventory entry (and its file).
+                kept = {p: h for p, h in previous.files.items() if previous.owners.get(p) not in only_projects}
+                for p, h in kept.items():
+                    if p not in hashes:
+                        hashes[p] = h
+                        if p in previous.owners:
+                            owners[p] = previous.owners[p]
+            hashes = dict(sorted(hashes.items()))
+            inventory = render_inventory(hashes, owners)
+            obstacles = _obstacles([INVENTORY, *fresh], entries, previous)
+            if obstacles or staging is None:  # (no staging tree: `early` found obstacles)
+                raise OutputRefused([
+                    (OUTPUT_NOT_REGULAR if entries.get(rel) in ("link", "special") else OUTPUT_IN_THE_WAY)
+                    .at(Position(f"{out_label}/{shown(rel)}"), f"`{out_label}/{shown(rel)}` {why}")
+                    for rel, why in obstacles])
+            report = _report(previous, hashes, entries)
+            report.tree = {**hashes, INVENTORY: sha256(inventory)}
+            carried, carried_dirs = _carried(entries, previous, fresh, hashes)
+            report.kept = sum(1 for p in carried if p not in hashes)
+            report.taken_over = sorted(p for p in fresh if p not in previous.files and entries.get(p) == "file"
+                                       and previous.readable)
+            if same and _read(out_dir, INVENTORY) == inventory and \
+                    not any(p not in hashes and entries.get(p) == "file" for p in previous.files):
+                _discard(staging)  # generated/ already is this tree: touch nothing
+                return report
+            _finish(staging, out_dir, inventory, carried, carried_dirs)
+        except BaseException:
+            _discard(staging)
+            if staging is not None and new_work_dir:  # made for this compile only: leave no trace
+                shutil.rmtree(work_dir(out_dir), ignore_errors=True)
+            raise
         _swap_in(staging, out_dir)
         report.written = True
         return report
+
+
+def _discard(staging: Path | None) -> None:
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+class Stager:
+    """Writes one produced file into the staging tree; usable from forked workers (it holds only
+    paths and the scan of generated/). Without a staging tree (the compile is refused anyway), it
+    only hashes."""
+
+    def __init__(self, staging: Path | None, out_dir: Path, entries: dict[str, str]):
+        self.staging, self.out_dir, self.entries = staging, out_dir, entries
+
+    def __call__(self, rel: str, data: bytes) -> tuple[str, bool]:
+        digest = sha256(data)
+        if self.staging is None:
+            return digest, False
+        parent = rel.rpartition("/")[0]
+        if parent:
+            os.makedirs(self.staging / parent, exist_ok=True)
+        same, linked = _reuse(self.out_dir, rel, self.staging / rel, data) if self.entries.get(rel) == "file" \
+            else (False, False)
+        if not linked:
+            _write_new(self.staging / rel, data)
+        return digest, same
+
+
+def _collect(staged: Iterable[Staged]) -> tuple[dict[str, str], dict[str, str], bool]:
+    """(hashes, owners, every file already on disk as is) of what was staged."""
+    hashes: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    same = True
+    for rel, digest, owner, unchanged in staged:
+        if rel in hashes:
+            raise AssertionError(f"two back ends emit {rel}")  # a compiler bug, not user input
+        hashes[rel] = digest
+        if owner is not None:
+            owners[rel] = owner
+        same = same and unchanged
+    return hashes, owners, same
 
 
 def tidy(out_dir: Path) -> None:
@@ -397,21 +503,18 @@ def recover_interrupted(out_dir: Path) -> None:
         os.unlink(staging)
 
 
-def _target(previous: Inventory, files: dict[str, bytes], owners: dict[str, str],
-            only_projects: set[str] | None):
-    """The files to write now, and the inventory (hashes, owners) of the resulting tree."""
-    if only_projects is None:
-        fresh = files
-        hashes = {p: sha256(b) for p, b in files.items()}
-        return fresh, hashes, {p: owners[p] for p in files if p in owners}
-    fresh = {p: b for p, b in files.items() if owners.get(p) in only_projects}
-    # Everything the selection does not own keeps its inventory entry (and its file, as it is).
-    hashes = {p: h for p, h in previous.files.items() if previous.owners.get(p) not in only_projects}
-    new_owners = {p: previous.owners[p] for p in hashes if p in previous.owners}
-    for p, b in fresh.items():
-        hashes[p] = sha256(b)
-        new_owners[p] = owners[p]
-    return fresh, hashes, new_owners
+def _finish(staging: Path, out_dir: Path, inventory: bytes, carried: list[str], carried_dirs: list[str]) -> None:
+    """After the produced files: the inventory, and everything carried over as it is."""
+    wanted_dirs = set(carried_dirs)
+    for rel in carried:
+        wanted_dirs.update(_parents(rel))
+    for rel in sorted(wanted_dirs):  # a parent sorts before its children
+        os.makedirs(staging / rel, exist_ok=True)
+    _write_new(staging / INVENTORY, inventory)
+    for rel in carried:
+        _carry(out_dir, rel, staging / rel)
+    if _kind(out_dir) == "dir":
+        os.chmod(staging, stat.S_IMODE(os.lstat(out_dir).st_mode))
 
 
 def _report(previous: Inventory, hashes: dict[str, str], entries: dict[str, str]) -> WriteReport:
@@ -436,7 +539,7 @@ def scan(out_dir: Path) -> dict[str, str]:
     return entries
 
 
-def _carried(entries: dict[str, str], previous: Inventory, fresh: dict[str, bytes],
+def _carried(entries: dict[str, str], previous: Inventory, fresh: set[str],
              hashes: dict[str, str]) -> tuple[list[str], list[str]]:
     """Files (and empty directories) to carry into the new tree as they are: everything the
     compiler does not own, plus owned files it keeps without rewriting them (--select)."""
@@ -454,59 +557,31 @@ def _carried(entries: dict[str, str], previous: Inventory, fresh: dict[str, byte
     return files, dirs
 
 
-def _unchanged(out_dir: Path, fresh: dict[str, bytes], inventory: bytes, previous: Inventory,
-               hashes: dict[str, str], entries: dict[str, str]) -> bool:
-    """True when generated/ already is the target tree, so a compile need not touch it."""
-    if _read(out_dir, INVENTORY) != inventory:
-        return False
-    if any(_read(out_dir, p) != data for p, data in fresh.items()):
-        return False
-    return not any(p not in hashes and entries.get(p) == "file" for p in previous.files)
-
-
-def _build(staging: Path, out_dir: Path, fresh: dict[str, bytes], inventory: bytes,
-           carried: list[str], carried_dirs: list[str]) -> None:
-    staging.mkdir()
-    wanted_dirs = set(carried_dirs)
-    for rel in list(fresh) + carried:
-        wanted_dirs.update(_parents(rel))
-    for rel in sorted(wanted_dirs):  # a parent sorts before its children
-        os.mkdir(staging / rel)
-    for rel, data in fresh.items():
-        if not _reuse(out_dir, rel, staging / rel, data):
-            _write_new(staging / rel, data)
-    _write_new(staging / INVENTORY, inventory)
-    for rel in carried:
-        _carry(out_dir, rel, staging / rel)
-    if _kind(out_dir) == "dir":
-        os.chmod(staging, stat.S_IMODE(os.lstat(out_dir).st_mode))
-
-
-def _reuse(out_dir: Path, rel: str, new: Path, data: bytes) -> bool:
-    """Hard-link the old tree's file into the new one when it already holds exactly `data`.
+def _reuse(out_dir: Path, rel: str, new: Path, data: bytes) -> tuple[bool, bool]:
+    """(the old tree's file holds exactly `data`, it was hard-linked into the new tree as `new`).
 
     Creating a file costs a file system far more than reading one and adding a name to it, and
     most compiles change few files; an unchanged file also keeps its inode and mtime. Nothing
     ever writes into a file in place, so the two trees sharing it until the old one is deleted
-    is harmless. A symlink (anywhere on the way), an executable or any other difference gets a
-    new file instead.
+    is harmless. A symlink (anywhere on the way) is never read; an executable file, or a file
+    system without hard links, gets a new file instead.
     """
     try:
         fd = open_inside(out_dir, rel)
     except (UnsafeFile, OSError):
-        return False
+        return False, False
     with os.fdopen(fd, "rb") as f:
         os.set_blocking(fd, True)
         info = os.fstat(fd)
-        if info.st_mode & 0o111 or info.st_size != len(data):
-            return False
-        if f.read() != data:
-            return False
+        if info.st_size != len(data) or f.read() != data:
+            return False, False
+    if info.st_mode & 0o111:
+        return True, False
     try:
         os.link(out_dir / rel, new, follow_symlinks=False)
     except OSError:  # no hard links on this file system
-        return False
-    return True
+        return True, False
+    return True, True
 
 
 def _write_new(path: Path, data: bytes) -> None:

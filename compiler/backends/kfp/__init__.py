@@ -39,14 +39,20 @@ RUN_SERVICE_ACCOUNT = "mlopsc.dev/run-service-account"
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
-    documents: list[Document] = []
-    for project in checked.projects:
-        spec = project.model.spec
-        # Nothing to train or evaluate, no pipeline (kfp refuses a pipeline without tasks, and
-        # importing data nobody reads is no pipeline either).
-        if spec.steps or spec.evaluations:
-            documents.extend(project_documents(checked, project))
-    return documents
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own (compiler/build.py spreads them over processes)."""
+    return [project.key for project in checked.projects]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
+    project = checked.lineage.projects[unit]
+    spec = project.model.spec
+    # Nothing to train or evaluate, no pipeline (kfp refuses a pipeline without tasks, and
+    # importing data nobody reads is no pipeline either).
+    return project_documents(checked, project) if spec.steps or spec.evaluations else []
 
 
 def project_documents(checked: CheckedRepository, project: LoadedProject) -> list[Document]:
