@@ -179,6 +179,8 @@ def example_text(edits: dict[str, Any]) -> list[tuple[str, str, str]]:
                 shown.append((rel, "text", f"(a symlink to {value['symlink']})"))
             elif isinstance(value, dict) and "mkdir" in value:
                 shown.append((rel, "text", "(an empty directory)"))
+            elif isinstance(value, dict) and "grow" in value:
+                shown.append((rel, "text", f"(a file of {int(value['grow']):,} bytes)"))
             else:
                 text = value["with"] if isinstance(value, dict) else value
                 if isinstance(value, dict) and "encoding" in value:
