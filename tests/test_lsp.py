@@ -89,7 +89,10 @@ async def test_an_unsaved_typo_is_diagnosed_with_the_compiler_s_own_codes_and_fi
 async def test_renaming_an_output_in_one_buffer_breaks_the_projects_that_read_it(client, repo):
     text = (repo / FRAUD).read_text()
     open_buffer(client, repo, FRAUD, text.replace("outputs: {model: model}", "outputs: {scorer: model}"))
-    await until(client, lambda: codes(client, repo, RECS) and codes(client, repo, TRIAGE))
+    # One check publishes every file's diagnostics, one notification each, in no promised order:
+    # wait for all three files (the edited one included) before looking.
+    await until(client, lambda: codes(client, repo, RECS) and codes(client, repo, TRIAGE)
+                and len({c for c, _, _ in codes(client, repo, FRAUD)}) >= 2)
     line, column = line_col(repo / RECS, "risk/fraud-detection:steps.train.outputs.model")
     assert codes(client, repo, RECS) == [("R001", line, column)]
     assert "step `train` in `risk/fraud-detection` has no output `model`" in client.diagnostics[uri(repo, RECS)][0].message

@@ -250,7 +250,7 @@ def test_a_chain_of_1500_steps_compiles(tmp_path):
     repo = chain_repo(tmp_path / "repo", 1500)
     result = run_mlopsc("compile", cwd=repo)
     assert result.code == 0, result.err[-2000:]
-    events = json.loads((repo / "generated/lineage/openlineage.json").read_text())
+    events = json.loads((repo / "generated/lineage/openlineage/growth/chain.json").read_text())
     last = next(e for e in events if e.get("job", {}).get("name", "").endswith("s1499"))
     assert last["outputs"][0]["facets"]["version"]["datasetVersion"].startswith("sha256:")
 
