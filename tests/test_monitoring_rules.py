@@ -178,3 +178,13 @@ def test_no_team_may_own_the_monitoring_namespace(bundled_repo):
     found = messages(bundled_repo, "K011")
     assert found == ["team `growth` would own namespace `growth-staging`, which is the monitoring namespace "
                      "(monitoring.namespace), which serving pods admit scrapes from: rename the team or the environment"]
+
+
+def test_a_refused_mlopsc_yaml_is_one_error_not_a_missing_pushgateway(bundled_repo):
+    """mlopsc.yaml a symlink: Y006 alone; the defaults standing in for it have no Pushgateway, but
+    that is not what the file says (no M008, no P010)."""
+    config = bundled_repo / "mlopsc.yaml"
+    config.rename(bundled_repo / "settings.yaml")
+    config.symlink_to("settings.yaml")
+    assert [(d["code"], d["path"]) for d in diagnostics(bundled_repo) if d["severity"] == "error"] == [
+        ("Y006", "mlopsc.yaml")]

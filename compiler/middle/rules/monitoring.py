@@ -168,7 +168,8 @@ def _matchers_ok(text: str) -> bool:
 
 def _evaluate(ctx, project, path, name, evaluate):
     doc, spec = project.doc, project.model.spec
-    if ctx.config.monitoring.pushgateway is None:
+    # Only when mlopsc.yaml was read: its own errors come first, and its defaults are not what it says.
+    if ctx.config.monitoring.pushgateway is None and ctx.repo.config_valid:
         yield codes.PUSHGATEWAY_MISSING.at(doc.position(path, key=True),
                                            f"`{name}` evaluates continuously, but mlopsc.yaml sets no "
                                            f"`monitoring.pushgateway` to report the results to")
