@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ... import codes
 from ...frontend.models import SecretRef
-from . import RuleContext, rule, tasks
+from . import RuleContext, containers_in, resources_in, rule, tasks
 from .names import _dns_message, is_dns1123_label
 from .serving import STORAGE_SCHEMES
 
@@ -200,28 +200,11 @@ def repository_settings(ctx: RuleContext):
                                      f"accelerators.nodeLabel `{config.accelerators.nodeLabel}` {problem}")
 
 
-def _containers(project):
-    for task in tasks(project):
-        yield task.path, task.item
-    for name, target in project.model.spec.serving.items():
-        if target.runtime.container is not None:
-            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
-
-
-def _resources(project):
-    for task in tasks(project):
-        if task.item.resources is not None:
-            yield task.path + ("resources",), task.item.resources
-    for name, target in project.model.spec.serving.items():
-        for env, se in target.environments.items():
-            if se.resources is not None:
-                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
-
 
 @rule
 def images(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             problem = image_problem(item.image)
             if problem:
                 yield codes.INVALID_IMAGE.at(project.doc.position(path + ("image",)),
@@ -232,7 +215,7 @@ def images(ctx: RuleContext):
 def env_and_secrets(ctx: RuleContext):
     for project in ctx.repo.projects:
         doc = project.doc
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             for key, value in item.env.items():
                 if not ENV_VAR_NAME.match(key):
                     yield codes.INVALID_KEY.at(doc.key_position(path + ("env", key)),
@@ -263,7 +246,7 @@ def labels_and_counts(ctx: RuleContext):
     """gpuType becomes a nodeSelector value; counts become int32 fields."""
     for project in ctx.repo.projects:
         doc = project.doc
-        for path, res in _resources(project):
+        for path, res in resources_in(project):
             if res.gpuType is not None:
                 problem = label_value_problem(res.gpuType)
                 if problem:
@@ -323,7 +306,7 @@ def finite_numbers(ctx: RuleContext):
             for name, value in task.item.params.items():
                 for where, bad in _non_finite(value, ()):
                     yield _not_finite(doc.position(task.path + ("params", name) + where), f"param `{name}`", bad)
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             for key, value in item.env.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     yield _not_finite(doc.position(path + ("env", key)), f"env `{key}`", value)

@@ -8,7 +8,7 @@ from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
 from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity, suggest_quantity
-from . import RuleContext, rule, tasks
+from . import RuleContext, containers_in, resources_in, rule, tasks
 
 CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
 # Values that are credentials whatever the variable is called (well-known token formats).
@@ -39,29 +39,11 @@ CRON_NAMES = [None, None, None,
               "sun mon tue wed thu fri sat".split()]
 
 
-def _containers(project):
-    """(path, container-like model) for steps, evaluations and container runtimes."""
-    for task in tasks(project):
-        yield task.path, task.item
-    for name, target in project.model.spec.serving.items():
-        if target.runtime.container is not None:
-            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
-
-
-def _resources(project):
-    for task in tasks(project):
-        if task.item.resources is not None:
-            yield task.path + ("resources",), task.item.resources
-    for name, target in project.model.spec.serving.items():
-        for env, se in target.environments.items():
-            if se.resources is not None:
-                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
-
 
 @rule
 def credential_literals(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             for key, value in item.env.items():
                 if isinstance(value, SecretRef):
                     continue
@@ -80,7 +62,7 @@ def credential_literals(ctx: RuleContext):
 @rule
 def quantities(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, res in _resources(project):
+        for path, res in resources_in(project):
             for field in ("cpu", "memory"):
                 value = getattr(res, field)
                 if value is None:
@@ -102,7 +84,7 @@ def quantities(ctx: RuleContext):
 @rule
 def timeouts(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             timeout = getattr(item, "timeout", None)
             if timeout is not None and not DURATION.match(timeout):
                 yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ... import codes
-from . import RuleContext, rule, tasks
+from . import RuleContext, containers_in, rule, tasks
 
 SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -59,20 +59,14 @@ def sources_pinned(ctx: RuleContext):
                                            + ", ".join(f"{s}://" for s in SOURCE_SCHEMES))
 
 
-def _images(project):
-    for task in tasks(project):
-        yield task.path + ("image",), task.item.image
-    for name, target in project.model.spec.serving.items():
-        if target.runtime.container is not None:
-            yield ("spec", "serving", name, "runtime", "container", "image"), target.runtime.container.image
-
 
 @rule
 def images_pinned(ctx: RuleContext):
     policy = ctx.config.policy
     for project in ctx.repo.projects:
-        for path, image in _images(project):
-            pos = project.doc.position(path)
+        for path, item in containers_in(project):
+            image = item.image
+            pos = project.doc.position(path + ("image",))
             if policy.requireDigests and not IMAGE_DIGEST.search(image):
                 yield codes.IMAGE_NOT_PINNED.at(pos, f"image `{image}` is not pinned by digest: "
                                                      f"write it as `<repo>@sha256:<64 hex>`")
