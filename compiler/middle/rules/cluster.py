@@ -4,9 +4,8 @@ Every string or integer of the spec or of mlopsc.yaml that lands in an emitted o
 here against the grammar or range of the field it lands in (docs/OUTPUT.md, "What reaches the
 cluster", lists them): namespaces (DNS-1123 labels), label keys and values, object names (DNS-1123
 subdomains), env variable names and Secret keys, image references, URLs, int32 fields and finite
-numbers. The checks follow apimachinery's validation (IsDNS1123Label, IsValidLabelValue,
-IsQualifiedName, IsDNS1123Subdomain, IsEnvVarName, IsConfigMapKey) and the distribution
-project's image reference grammar.
+numbers. The name grammars follow apimachinery's validation (compiler/middle/k8s_names.py, shared
+with the other rules); images follow the distribution project's image reference grammar.
 """
 
 from __future__ import annotations
@@ -18,18 +17,13 @@ from urllib.parse import urlsplit
 
 from ... import codes
 from ...frontend.models import SecretRef
+from ..k8s_names import (ENV_VAR_NAME, dns1123_label_message, is_config_key, is_dns1123_label,
+                         is_dns1123_subdomain, label_key_problem, label_value_problem)
 from . import RuleContext, containers_in, resources_in, rule, tasks
-from .names import _dns_message, is_dns1123_label
 from .serving import STORAGE_SCHEMES
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-# apimachinery's validation regexes.
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 # The image reference grammar (github.com/distribution/reference): a path of lowercase
 # components, an optional registry host (it has a `.` or `:`, or is `localhost`), tag and digest.
 PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
@@ -45,24 +39,6 @@ SCP_LIKE_GIT = re.compile(r"^[A-Za-z0-9._-]+@([^:/\s]+):[^\s]+$")
 
 
 # -- grammars ---------------------------------------------------------------------------------
-def label_value_problem(value: str) -> str | None:
-    if len(value) > 63:
-        return f"is {len(value)} characters (a label value has at most 63)"
-    if not LABEL_VALUE.match(value):
-        return "may hold only letters, digits, '-', '_' and '.', and start and end with a letter or digit"
-    return None
-
-
-def label_key_problem(key: str) -> str | None:
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-        return f"has the prefix `{prefix}`, which is not a DNS-1123 subdomain (lowercase, at most 253)"
-    if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
-        return (f"has the name `{name}`: at most 63 letters, digits, '-', '_' and '.', starting and "
-                f"ending alphanumeric")
-    return None
-
-
 def image_problem(image: str) -> str | None:
     """Why `image` is not an image reference a kubelet can pull, or None."""
     if not image or image != image.strip() or any(c.isspace() or not c.isprintable() for c in image):
@@ -168,7 +144,8 @@ def repository_settings(ctx: RuleContext):
         namespaces.append((("kubeflow", "namespace"), config.kubeflow.namespace))
     for path, value in namespaces:
         if not is_dns1123_label(value):
-            yield codes.NOT_DNS1123.at(explicit(path), _dns_message(".".join(path) + " (a namespace)", value))
+            yield codes.NOT_DNS1123.at(explicit(path),
+                                       dns1123_label_message(".".join(path) + " (a namespace)", value))
 
     problem = config.kubeflow.releaseImage is not None and image_problem(config.kubeflow.releaseImage)
     if problem:
@@ -223,19 +200,18 @@ def env_and_secrets(ctx: RuleContext):
                                                f"and '.', not starting with a digit")
                 if isinstance(value, SecretRef):
                     where = path + ("env", key)
-                    if len(value.secret) > 253 or not DNS1123_SUBDOMAIN.match(value.secret):
+                    if not is_dns1123_subdomain(value.secret):
                         yield codes.NOT_OBJECT_NAME.at(
                             doc.position(where + ("secret",)),
                             f"Secret name `{value.secret}` is not a DNS-1123 subdomain (lowercase letters, "
                             f"digits, '-' and '.', at most 253 characters)")
-                    if len(value.key) > 253 or not CONFIG_KEY.match(value.key):
+                    if not is_config_key(value.key):
                         yield codes.INVALID_KEY.at(doc.position(where + ("key",)),
                                                    f"Secret key `{value.key}` must be letters, digits, '-', '_' "
                                                    f"and '.' (at most 253 characters)")
         for name, target in project.model.spec.serving.items():
             kserve = target.runtime.kserve
-            if kserve is not None and kserve.runtime is not None and (
-                    len(kserve.runtime) > 253 or not DNS1123_SUBDOMAIN.match(kserve.runtime)):
+            if kserve is not None and kserve.runtime is not None and not is_dns1123_subdomain(kserve.runtime):
                 yield codes.NOT_OBJECT_NAME.at(
                     doc.position(("spec", "serving", name, "runtime", "kserve", "runtime")),
                     f"runtime `{kserve.runtime}` names a ServingRuntime, so it must be a DNS-1123 subdomain")
