@@ -1,21 +1,22 @@
 """The grammars Kubernetes holds names, keys and label values to, for every rule that checks one.
 
-They follow apimachinery's validation (IsDNS1123Label, IsDNS1035Label, IsDNS1123Subdomain, IsQualifiedName,
-IsValidLabelValue, IsEnvVarName, IsConfigMapKey): one copy here, so a namespace, a Secret name or
-an annotation key is held to the same grammar whichever setting it comes from.
+They follow apimachinery's validation (IsDNS1123Label, IsDNS1035Label, IsDNS1123Subdomain,
+IsQualifiedName, IsValidLabelValue, IsEnvVarName, IsConfigMapKey): one copy here, so a namespace,
+a Secret name or an annotation key is held to the same grammar whichever setting it comes from. The patterns end
+in `\Z`, not `$`, which would let a trailing newline through (YAML's `|` block scalars end in one).
 """
 
 from __future__ import annotations
 
 import re
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # a Service name
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")  # a ConfigMap or Secret data key
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?\Z")  # a Service name
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+\Z")  # a ConfigMap or Secret data key
 MAX_LABEL = 63
 MAX_SUBDOMAIN = 253
 
