@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ... import codes
 from ...frontend.models import SecretRef
+from ..images import image_problem
 from ..k8s_names import (ENV_VAR_NAME, dns1123_label_message, is_config_key, is_dns1123_label,
                          is_dns1123_subdomain, label_key_problem, label_value_problem)
 from . import RuleContext, containers_in, resources_in, rule, tasks
@@ -24,50 +25,12 @@ from .serving import STORAGE_SCHEMES
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-# The image reference grammar (github.com/distribution/reference): a path of lowercase
-# components, an optional registry host (it has a `.` or `:`, or is `localhost`), tag and digest.
-PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-DOMAIN = re.compile(r"^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
-                    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?$")
-IPV6_DOMAIN = re.compile(r"^\[[A-Fa-f0-9:]+\](?::[0-9]+)?$")
-TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-MAX_IMAGE_NAME = 255
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 SCP_LIKE_GIT = re.compile(r"^[A-Za-z0-9._-]+@([^:/\s]+):[^\s]+$")
 
 
 # -- grammars ---------------------------------------------------------------------------------
-def image_problem(image: str) -> str | None:
-    """Why `image` is not an image reference a kubelet can pull, or None."""
-    if not image or image != image.strip() or any(c.isspace() or not c.isprintable() for c in image):
-        return "is empty or holds white space or control characters"
-    rest, at, digest = image.partition("@")
-    if at and not DIGEST.match(digest):
-        return f"has the digest `{digest}`, which is not `sha256:` and 64 lowercase hex digits"
-    name, tag = rest, ""
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = rest[:len(rest) - len(last)] + last.split(":", 1)[0], last.split(":", 1)[1]
-        if not TAG.match(tag):
-            return f"has the tag `{tag}`: at most 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
-    if len(name) > MAX_IMAGE_NAME:
-        return f"has a name of {len(name)} characters (at most {MAX_IMAGE_NAME})"
-    first, slash, path = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        if not (DOMAIN.match(first) or IPV6_DOMAIN.match(first)):
-            return f"has the registry `{first}`, which is not a host name with an optional port"
-    else:
-        path = name
-    for component in path.split("/"):
-        if not PATH_COMPONENT.match(component):
-            hint = " (repository paths are lowercase)" if component.lower() != component else ""
-            return (f"has the path component `{component}`: lowercase letters and digits, joined by "
-                    f"single `.`, `_`, `__` or dashes{hint}")
-    return None
-
-
 def _host_problem(host: str | None, port_text: str) -> str | None:
     if not host:
         return "has no host"

@@ -16,9 +16,9 @@ from ...frontend.evidence import Evidence, shown
 from ...frontend.loader import LoadedProject
 from ...frontend.models import Release, ServingTarget
 from ..gates import Gate, parse_gate
+from ..images import SHA256_DIGEST
 from ..promotion import current_pins, promotions
 from . import RuleContext, rule
-from .pinning import SHA256
 
 # How a failed gate is shown: `auc >= 0.92` fails as `auc 0.901 < 0.92`.
 NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
@@ -97,7 +97,7 @@ def check_evidence(project: LoadedProject, sname: str, target: ServingTarget, pa
     mismatched = False
     for name, ours, theirs in (("uri", release.uri, record.model.uri),
                                ("digest", release.digest, record.model.digest)):
-        if name == "digest" and not SHA256.match(ours):
+        if name == "digest" and not SHA256_DIGEST.match(ours):
             mismatched = True  # P005 reports the malformed digest; a mismatch on top says nothing new
             continue
         if ours != theirs:

@@ -6,7 +6,7 @@ from ... import codes, layout
 from ...diagnostics import Position
 from ..schedules import has_pipeline, teams
 from . import RuleContext, rule
-from .pinning import IMAGE_DIGEST, image_registry, registry_allowed
+from .pinning import image_policy
 
 API_SCHEMES = ("http://", "https://")
 
@@ -53,15 +53,8 @@ def release_image(ctx: RuleContext):
                 f"by digest: `kubeflow: {{releaseImage: {registry}/mlopsc@sha256:<64 hex>}}` "
                 f"(docs/SCHEDULES.md)")
         return
-    position = _config_position(ctx, ("kubeflow", "releaseImage"))
-    if policy.requireDigests and not IMAGE_DIGEST.search(image):
-        yield codes.IMAGE_NOT_PINNED.at(position, f"kubeflow.releaseImage `{image}` is not pinned by digest: "
-                                                  f"write it as `<repo>@sha256:<64 hex>` (`docker push` prints "
-                                                  f"the digest)")
-    if not registry_allowed(image, policy.allowedRegistries):
-        yield codes.REGISTRY_NOT_ALLOWED.at(
-            position, f"kubeflow.releaseImage: image registry `{image_registry(image)}` is not allowed "
-                      f"(policy.allowedRegistries: {', '.join(policy.allowedRegistries)})")
+    yield from image_policy(_config_position(ctx, ("kubeflow", "releaseImage")), image, policy,
+                            "kubeflow.releaseImage", " (`docker push` prints the digest)")
 
 
 @rule
