@@ -7,6 +7,7 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
+from ..cron import cron_problem
 from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity, suggest_quantity
 from . import RuleContext, containers_in, resources_in, rule, tasks
 
@@ -29,14 +30,6 @@ def _seconds(duration: str) -> int:
     return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)([dhms])", duration))
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 PLACEHOLDER_KINDS = ("inputs", "outputs", "params")
-# Cron shorthands users reach for, and the 5-field form to write instead.
-CRON_SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-                   "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
-                   "@annually": "0 0 1 1 *"}
-CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
-CRON_NAMES = [None, None, None,
-              "jan feb mar apr may jun jul aug sep oct nov dec".split(),
-              "sun mon tue wed thu fri sat".split()]
 
 
 
@@ -127,35 +120,6 @@ def placeholders(ctx: RuleContext):
                         continue
                     yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(task.path + ("args", i)),
                                                        problem)
-
-
-def cron_problem(expr: str) -> str | None:
-    if expr.strip().lower() in CRON_SHORTHANDS:
-        return f"is a shorthand; write the 5 fields instead: `{CRON_SHORTHANDS[expr.strip().lower()]}`"
-    fields = expr.split()
-    if len(fields) != 5:
-        return (f"has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron expression has 5 "
-                f"(minute hour day-of-month month day-of-week)")
-    for text, (lo, hi), names, label in zip(fields, CRON_RANGES, CRON_NAMES,
-                                            ("minute", "hour", "day of month", "month", "day of week")):
-        for part in text.split(","):
-            base, _, step = part.partition("/")
-            if step and not (step.isdigit() and int(step) > 0):
-                return f"{label} field `{text}` has an invalid step `/{step}`"
-            if base == "*":
-                continue
-            bounds = base.split("-")
-            if len(bounds) > 2:
-                return f"{label} field `{text}` is not a value, range or list"
-            values = []
-            for b in bounds:
-                value = names.index(b.lower()) + (1 if label == "month" else 0) if names and b.lower() in names else b
-                if not str(value).isdigit() or not lo <= int(value) <= hi:
-                    return f"{label} field `{text}`: `{b}` is outside {lo}-{hi}"
-                values.append(int(value))
-            if len(values) == 2 and values[0] > values[1]:
-                return f"{label} field `{text}`: the range `{base}` runs backwards"
-    return None
 
 
 @rule

@@ -11,11 +11,11 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from .. import refs
+from ..cron import cron_problem
 from ..k8s_names import label_key_problem, label_value_problem
 from ..monitoring import (BURN_ALERTS, METRIC_NAME, SELECTOR, duration_seconds, live_sources, threshold_bucket_problem,
                           unmeasurable, window_hours)
 from . import RuleContext, rule, tasks
-from .containers import cron_problem
 
 
 

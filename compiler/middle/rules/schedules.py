@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import codes, layout
 from ...diagnostics import Position
+from ..cron import day_of_week_seven
 from ..schedules import has_pipeline, teams
 from . import RuleContext, rule
 from .pinning import image_policy
@@ -67,17 +68,6 @@ def api_url(ctx: RuleContext):
                                              f"`http://ml-pipeline.kubeflow.svc.cluster.local:8888`")
 
 
-def _day_of_week_seven(expr: str) -> bool:
-    fields = expr.split()
-    if len(fields) != 5:
-        return False
-    for part in fields[4].split(","):
-        base = part.partition("/")[0]
-        if "7" in base.split("-"):
-            return True
-    return False
-
-
 @rule
 def schedules(ctx: RuleContext):
     for project in ctx.repo.projects:
@@ -89,7 +79,7 @@ def schedules(ctx: RuleContext):
             yield codes.SCHEDULE_WITHOUT_PIPELINE.at(
                 position, f"schedule `{expr}` would run the pipeline of {project.key}, but the project has "
                           f"no steps or evaluations, so it has no pipeline: add a step or remove `schedule`")
-        if _day_of_week_seven(expr):
+        if day_of_week_seven(expr):
             yield codes.CRON_KFP_REFUSES.at(
                 position, f"schedule `{expr}`: Kubeflow Pipelines' cron takes day of week 0-6 and refuses 7; "
                           f"write Sunday as 0 or SUN")
