@@ -7,20 +7,11 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
+from ..credentials import looks_like_credential, named_like_credential
 from ..cron import cron_problem
 from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity, suggest_quantity
 from . import RuleContext, containers_in, resources_in, rule, tasks
 
-CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
-# Values that are credentials whatever the variable is called (well-known token formats).
-CREDENTIAL_VALUE = re.compile(
-    r"^(?:AKIA|ASIA)[0-9A-Z]{16}$"                     # AWS access key id
-    r"|^gh[pousr]_[A-Za-z0-9]{36,}$"                   # GitHub token
-    r"|^xox[abprs]-[A-Za-z0-9-]{10,}$"                 # Slack token
-    r"|^sk-[A-Za-z0-9_-]{20,}$"                        # OpenAI-style API key
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"             # PEM private key
-    r"|^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"       # URL with user:password@
-)
 DURATION = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_TIMEOUT_SECONDS = 2**31 - 1
@@ -40,9 +31,9 @@ def credential_literals(ctx: RuleContext):
             for key, value in item.env.items():
                 if isinstance(value, SecretRef):
                     continue
-                if CREDENTIAL_NAME.search(key):
+                if named_like_credential(key):
                     why = "looks like a credential but has a literal value"
-                elif isinstance(value, str) and CREDENTIAL_VALUE.search(value):
+                elif isinstance(value, str) and looks_like_credential(value):
                     why = "has a value that looks like a credential"
                 else:
                     continue

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 from ... import codes
+from ..credentials import looks_like_credential, named_like_credential
 from ..k8s_names import MAX_LABEL, QUALIFIED_NAME, is_dns1123_subdomain, subdomain_suggestion
 from ..storage import (ANNOTATIONS, FIELD_PATHS, PIPELINE_SA, SECRETS, field_value, substitute,
                        unknown_placeholders)
-from .containers import CREDENTIAL_NAME, CREDENTIAL_VALUE
 from . import RuleContext, rule
 
 RESERVED_PREFIX = "mlopsc.dev"
@@ -81,10 +81,10 @@ def _strings(storage):
 def _credential(text: str, is_key: bool) -> str | None:
     if is_key:
         prefix, _, name = text.rpartition("/")
-        if prefix not in IDENTITY_PREFIXES and CREDENTIAL_NAME.search(name):
+        if prefix not in IDENTITY_PREFIXES and named_like_credential(name):
             return "is named like a credential and has a literal value"
         return None
-    if CREDENTIAL_VALUE.search(text):
+    if looks_like_credential(text):
         return "looks like a credential"
     return None
 
