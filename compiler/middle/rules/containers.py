@@ -9,16 +9,11 @@ from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
 from ..credentials import looks_like_credential, named_like_credential
 from ..cron import cron_problem
+from ..durations import TIMEOUT, timeout_seconds
 from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity, suggest_quantity
 from . import RuleContext, containers_in, resources_in, rule, tasks
 
-DURATION = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_TIMEOUT_SECONDS = 2**31 - 1
-
-
-def _seconds(duration: str) -> int:
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)([dhms])", duration))
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 PLACEHOLDER_KINDS = ("inputs", "outputs", "params")
 
@@ -70,16 +65,16 @@ def timeouts(ctx: RuleContext):
     for project in ctx.repo.projects:
         for path, item in containers_in(project):
             timeout = getattr(item, "timeout", None)
-            if timeout is not None and not DURATION.match(timeout):
+            if timeout is not None and not TIMEOUT.match(timeout):
                 yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
                                                 f"timeout `{timeout}` is not a duration like `90s`, `30m`, `4h` or `1h30m`")
-            elif timeout is not None and _seconds(timeout) > MAX_TIMEOUT_SECONDS:
+            elif timeout is not None and timeout_seconds(timeout) > MAX_TIMEOUT_SECONDS:
                 # It becomes the pod's activeDeadlineSeconds (an int64 the API server bounds).
                 yield codes.INT32_RANGE.at(project.doc.position(path + ("timeout",)),
-                                           f"timeout `{timeout}` is {_seconds(timeout)} seconds, more than the "
+                                           f"timeout `{timeout}` is {timeout_seconds(timeout)} seconds, more than the "
                                            f"{MAX_TIMEOUT_SECONDS} the API server allows for a pod's "
                                            f"activeDeadlineSeconds")
-            elif timeout is not None and _seconds(timeout) == 0:
+            elif timeout is not None and timeout_seconds(timeout) == 0:
                 yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
                                                 f"timeout `{timeout}` is zero: a pod's activeDeadlineSeconds is "
                                                 f"at least 1 (remove the timeout for none)")
