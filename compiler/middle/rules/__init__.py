@@ -76,6 +76,17 @@ def resources_in(project: LoadedProject) -> Iterator[tuple[tuple, object]]:
                 yield ("spec", "serving", name, "environments", env, "resources"), se.resources
 
 
+def releases_in(project: LoadedProject) -> Iterator[tuple[str, object, str, tuple, object]]:
+    """(serving name, target, environment, path, Release) for every release and canary release."""
+    for sname, target in project.model.spec.serving.items():
+        for env, se in target.environments.items():
+            base = ("spec", "serving", sname, "environments", env)
+            if se.release is not None:
+                yield sname, target, env, base + ("release",), se.release
+            if se.canary is not None:
+                yield sname, target, env, base + ("canary", "release"), se.canary.release
+
+
 Rule = Callable[[RuleContext], Iterable[Diagnostic]]
 RULES: list[Rule] = []
 

@@ -20,7 +20,7 @@ from ...frontend.models import SecretRef
 from ..images import image_problem
 from ..k8s_names import (ENV_VAR_NAME, dns1123_label_message, is_config_key, is_dns1123_label,
                          is_dns1123_subdomain, label_key_problem, label_value_problem)
-from . import RuleContext, containers_in, resources_in, rule, tasks
+from . import RuleContext, containers_in, releases_in, resources_in, rule, tasks
 from .serving import STORAGE_SCHEMES
 
 INT32_MAX = 2**31 - 1
@@ -214,19 +214,13 @@ def release_uris(ctx: RuleContext):
     """A release uri becomes storageUri, STORAGE_URI and an annotation: a supported scheme (K006
     reports others) followed by a bucket or host, without spaces or control characters."""
     for project in ctx.repo.projects:
-        for name, target in project.model.spec.serving.items():
-            for env, se in target.environments.items():
-                base = ("spec", "serving", name, "environments", env)
-                releases = [(base + ("release",), se.release)]
-                if se.canary is not None:
-                    releases.append((base + ("canary", "release"), se.canary.release))
-                for path, release in releases:
-                    if release is None or release.uri.partition("://")[0] not in STORAGE_SCHEMES:
-                        continue
-                    problem = url_problem(release.uri, STORAGE_SCHEMES)
-                    if problem:
-                        yield codes.INVALID_URL.at(project.doc.position(path + ("uri",)),
-                                                   f"release uri `{release.uri}` {problem}")
+        for _, _, _, path, release in releases_in(project):
+            if release is None or release.uri.partition("://")[0] not in STORAGE_SCHEMES:
+                continue
+            problem = url_problem(release.uri, STORAGE_SCHEMES)
+            if problem:
+                yield codes.INVALID_URL.at(project.doc.position(path + ("uri",)),
+                                           f"release uri `{release.uri}` {problem}")
 
 
 def _int32(position, what: str, value: int):

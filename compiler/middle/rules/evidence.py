@@ -18,7 +18,7 @@ from ...frontend.models import Release, ServingTarget
 from ..gates import Gate, parse_gate
 from ..images import SHA256_DIGEST
 from ..promotion import current_pins, promotions
-from . import RuleContext, rule
+from . import RuleContext, releases_in, rule
 
 # How a failed gate is shown: `auc >= 0.92` fails as `auc 0.901 < 0.92`.
 NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
@@ -47,20 +47,10 @@ def format_value(value: float) -> str:
     return repr(value) if math.isfinite(value) else str(value)
 
 
-def _releases(project: LoadedProject):
-    for sname, target in project.model.spec.serving.items():
-        for env, se in target.environments.items():
-            base = ("spec", "serving", sname, "environments", env)
-            if se.release is not None:
-                yield sname, target, env, base + ("release",), se.release
-            if se.canary is not None:
-                yield sname, target, env, base + ("canary", "release"), se.canary.release
-
-
 @rule
 def release_evidence(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for sname, target, env, path, release in _releases(project):
+        for sname, target, env, path, release in releases_in(project):
             loaded = ctx.repo.evidence.get(release.evidence)
             at = project.doc.position(path + ("evidence",))
             if loaded is not None and loaded.bad_metrics:

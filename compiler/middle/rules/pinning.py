@@ -6,7 +6,7 @@ import re
 
 from ... import codes
 from ..images import IMAGE_DIGEST, SHA256_DIGEST, image_registry, registry_allowed
-from . import RuleContext, containers_in, rule, tasks
+from . import RuleContext, containers_in, releases_in, rule, tasks
 
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 SOURCE_SCHEMES = ("s3", "gs", "abfss", "hdfs", "https", "pvc", "bq", "table")
@@ -77,13 +77,7 @@ def commits_pinned(ctx: RuleContext):
 @rule
 def release_digests(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for sname, target in project.model.spec.serving.items():
-            for env, se in target.environments.items():
-                base = ("spec", "serving", sname, "environments", env)
-                pairs = [(base + ("release",), se.release)]
-                if se.canary:
-                    pairs.append((base + ("canary", "release"), se.canary.release))
-                for path, rel in pairs:
-                    if rel is not None and not SHA256_DIGEST.match(rel.digest):
-                        yield codes.DIGEST_MALFORMED.at(project.doc.position(path + ("digest",)),
-                                                        f"release digest `{rel.digest}` is not `sha256:<64 hex>`")
+        for _, _, _, path, rel in releases_in(project):
+            if rel is not None and not SHA256_DIGEST.match(rel.digest):
+                yield codes.DIGEST_MALFORMED.at(project.doc.position(path + ("digest",)),
+                                                f"release digest `{rel.digest}` is not `sha256:<64 hex>`")
