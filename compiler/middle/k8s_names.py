@@ -3,7 +3,7 @@
 They follow apimachinery's validation (IsDNS1123Label, IsDNS1035Label, IsDNS1123Subdomain,
 IsQualifiedName, IsValidLabelValue, IsEnvVarName, IsConfigMapKey): one copy here, so a namespace,
 a Secret name or an annotation key is held to the same grammar whichever setting it comes from. The patterns end
-in `\Z`, not `$`, which would let a trailing newline through (YAML's `|` block scalars end in one).
+in `\\Z`, not `$`, which would let a trailing newline through (YAML's `|` block scalars end in one).
 """
 
 from __future__ import annotations
