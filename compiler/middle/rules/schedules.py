@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import codes, layout
 from ...diagnostics import Position
 from ..cron import day_of_week_seven
-from ..schedules import has_pipeline, teams
+from ..schedules import has_pipeline
 from . import RuleContext, rule
 from .pinning import image_policy
 
@@ -89,7 +89,7 @@ def schedules(ctx: RuleContext):
 def schedule_object_names(ctx: RuleContext):
     """The reconciler's objects are named after the team; a Job's name must fit in a label."""
     doc = ctx.repo.config_doc
-    for team in teams(ctx.config, ctx.repo.projects):
+    for team in layout.teams(ctx.config, ctx.repo.projects):
         name = layout.schedules_object_name(team)
         if len(name) > 63:
             if ctx.config.teams is not None and doc is not None:

@@ -157,7 +157,7 @@ def tenancy(ctx: RuleContext):
     Either would let one team's Application write over another team's objects.
     """
     config = ctx.config
-    teams = _teams(ctx)
+    teams = layout.teams(ctx.config, ctx.repo.projects)
     positions = {team: _team_position(ctx, team) for team in teams}
 
     reserved = {name: "a platform namespace" for name in SYSTEM_NAMESPACES}
@@ -221,12 +221,6 @@ def _argocd_names(ctx, teams, positions):
                                        f"to {owner}: one would overwrite the other; rename the project "
                                        f"(or the environment)")
                 break
-
-
-def _teams(ctx) -> list[str]:
-    if ctx.config.teams is not None:
-        return sorted(ctx.config.teams)
-    return sorted({p.model.metadata.team for p in ctx.repo.projects})
 
 
 def _team_namespaces(config, team: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ... import codes
+from ... import codes, layout
 from ..credentials import looks_like_credential, named_like_credential
 from ..k8s_names import MAX_LABEL, QUALIFIED_NAME, is_dns1123_subdomain, subdomain_suggestion
 from ..storage import (ANNOTATIONS, FIELD_PATHS, PIPELINE_SA, SECRETS, field_value, substitute,
@@ -45,16 +45,10 @@ KNOWN_VALUES: dict[str, tuple[re.Pattern, str]] = {
 }
 
 
-def _teams(ctx: RuleContext) -> list[str]:
-    if ctx.config.teams is not None:
-        return sorted(ctx.config.teams)
-    return sorted({p.model.metadata.team for p in ctx.repo.projects})
-
-
 def _levels(ctx: RuleContext):
     """(path of the storage mapping, Storage, teams it applies to, environments it applies to)."""
     config = ctx.config
-    teams, envs = _teams(ctx), list(config.environments)
+    teams, envs = layout.teams(ctx.config, ctx.repo.projects), list(config.environments)
     if config.storage is not None:
         yield ("storage",), config.storage, teams, envs
     for team, team_config in sorted((config.teams or {}).items()):
