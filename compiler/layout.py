@@ -83,6 +83,13 @@ def kubeflow_namespace(config, team: str) -> str:
     return config.kubeflow.namespace or team
 
 
+def teams(config, projects) -> list[str]:
+    """Every team of the repository: mlopsc.yaml's `teams`, else the teams that own projects."""
+    if config.teams is not None:
+        return sorted(config.teams)
+    return sorted({p.model.metadata.team for p in projects})
+
+
 # Argo CD object names (all in the Argo CD namespace, so the tenancy rule checks them for clashes).
 PLATFORM_PROJECT = "mlopsc-platform"
 ROOT_APPLICATION = "mlopsc"

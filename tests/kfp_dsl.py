@@ -24,6 +24,7 @@ from compiler.backends.kfp import ir
 from compiler.frontend.models import Accelerators, Evaluation, MLProject, SecretRef
 from compiler.layout import GIT_TOKEN_ENV
 from compiler.middle import refs
+from compiler.middle.durations import timeout_seconds
 from compiler.middle.gates import parse_gate
 from compiler.middle.quantity import canonical_quantity
 
@@ -117,7 +118,7 @@ def _configure(task, item) -> None:
             kubernetes.add_node_selector(task, Accelerators().nodeLabel, res.gpuType)
         kubernetes.add_toleration(task, key=ir.GPU_RESOURCE, operator="Exists", effect="NoSchedule")
     if item.timeout:
-        kubernetes.set_timeout(task, ir.duration_seconds(item.timeout))
+        kubernetes.set_timeout(task, timeout_seconds(item.timeout))
 
 
 def _release_component(serving: str, key: str, model: MLProject, metric_inputs: dict, version: str,

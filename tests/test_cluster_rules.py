@@ -166,6 +166,13 @@ def test_node_label_is_a_label_key(example_repo, label, ok):
     assert found(example_repo, "K021", CONFIG) == expected
 
 
+def test_a_trailing_newline_is_not_part_of_a_label_key(example_repo):
+    # `$` in a pattern matches before a final newline; the API server refuses the key all the same.
+    edit(example_repo / CONFIG, "deploymentMode: Standard",
+         'deploymentMode: Standard\naccelerators:\n  nodeLabel: "nvidia.com/gpu.product\\n"')
+    assert found(example_repo, "K021", CONFIG) == [value_at(example_repo, CONFIG, "nodeLabel: ", "nodeLabel: ")]
+
+
 # -- item 13: int32 fields -----------------------------------------------------------------------
 def test_replicas_beyond_int32_is_k018_in_validate_and_compile(example_repo):
     edit(example_repo / FRAUD, "replicas: {min: 3, max: 12}", "replicas: {min: 1, max: 100000000000}")

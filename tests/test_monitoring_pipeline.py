@@ -11,7 +11,8 @@ import yaml
 
 from conftest import REPO, edit, run_mlopsc
 
-from compiler.middle.monitoring import cron_interval_seconds, monitor_schedules
+from compiler.middle.cron import cron_interval_seconds
+from compiler.middle.monitoring import monitor_schedules
 
 FRAUD = "specs/risk/fraud-detection.yaml"
 MONITOR_IR = REPO / "generated/kfp/risk/fraud-detection/monitor-fraud-api.yaml"

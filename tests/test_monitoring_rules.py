@@ -165,6 +165,13 @@ def test_selector_labels_are_kubernetes_labels(bundled_repo):
     assert at(bundled_repo, "M014", "mlopsc.yaml") == [line_col(bundled_repo / "mlopsc.yaml", "prom etheus")]
 
 
+@pytest.mark.parametrize("labels", ['{release: "prometheus\\n"}', "{" + "a" * 254 + "/release: prometheus}"])
+def test_selector_labels_follow_the_label_grammar_to_the_end(bundled_repo, labels):
+    # The same grammar as K021's node label: no trailing newline, a prefix of at most 253 characters.
+    edit(bundled_repo / "mlopsc.yaml", "selectorLabels: {release: prometheus}", f"selectorLabels: {labels}")
+    assert len(at(bundled_repo, "M014", "mlopsc.yaml")) == 1
+
+
 def test_an_objective_no_burn_alert_could_reach(bundled_repo):
     edit(bundled_repo / RECS, "objective: 95}", "objective: 90}")
     line, column = line_col(bundled_repo / RECS, "objective: 90")

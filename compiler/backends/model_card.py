@@ -16,8 +16,8 @@ from ..frontend.history import HistoryEntry
 from ..frontend.loader import LoadedProject
 from ..middle import promotion
 from ..middle.check import CheckedRepository
-from ..middle.monitoring import (BURN_ALERTS, cron_interval_seconds, dashboard_uid, monitor_pipeline_name,
-                                 monitored_environments, slo_lines)
+from ..middle.cron import cron_interval_seconds
+from ..middle.monitoring import BURN_ALERTS, dashboard_uid, monitor_pipeline_name, monitored_environments, slo_lines
 from ..middle.rules.evidence import format_value, release_gates
 from ..middle.storage import pipeline_service_account, resolve_storage
 from ..layout import namespace

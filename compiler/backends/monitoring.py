@@ -25,9 +25,9 @@ import json
 from ..frontend.loader import LoadedProject
 from ..frontend.models import ServingTarget
 from ..middle.check import CheckedRepository
-from ..middle.monitoring import (BURN_ALERTS, RATE_WINDOWS, SELECTOR, SERVING_LABEL, cron_interval_seconds,
-                                 dashboard_uid, duration_seconds, measurement, monitor_pipeline_name,
-                                 monitored_environments, window_hours)
+from ..middle.cron import cron_interval_seconds
+from ..middle.monitoring import (BURN_ALERTS, RATE_WINDOWS, SELECTOR, SERVING_LABEL, dashboard_uid, duration_seconds,
+                                 measurement, monitor_pipeline_name, monitored_environments, window_hours)
 from .. import layout
 from . import Document
 

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 from ..frontend.loader import UsageError
+from ..middle.images import SHA256_DIGEST
 
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 PROJECT = re.compile(r"^[^/\s]+/[^/\s]+$")
 
 
@@ -128,7 +128,7 @@ def build_record(args: argparse.Namespace) -> dict:
     if not PROJECT.match(args.project):
         raise UsageError(f"--project {args.project!r} is not <team>/<project>")
     if args.model_digest is not None:
-        if not DIGEST.match(args.model_digest):
+        if not SHA256_DIGEST.match(args.model_digest):
             raise UsageError(f"--model-digest {args.model_digest!r} is not sha256:<64 lowercase hex>")
         digest = args.model_digest
     else:

@@ -14,16 +14,14 @@ files; an error in them (a policy this template cannot satisfy) undoes the chang
 
 from __future__ import annotations
 
-import re
 import sys
 import typing
 from pathlib import Path
 
 from ..frontend.loader import UsageError
+from ..middle.k8s_names import is_dns1123_label
 
 TEMPLATES = Path(__file__).parent / "templates" / "new"
-NAME = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-KEY = re.compile(rf"^(?P<team>{NAME})/(?P<project>{NAME})$")
 ZEROS64, ZEROS40 = "0" * 64, "0" * 40
 DEFAULT_REGISTRY = "registry.example.com"
 
@@ -109,11 +107,10 @@ def run(args) -> int:
     from ..frontend.loader import load_repository
     from .common import layout
 
-    match = KEY.match(args.key)
-    if match is None:
+    team, _, project = args.key.partition("/")
+    if not (is_dns1123_label(team) and is_dns1123_label(project)):
         raise UsageError(f"{args.key!r} is not <team>/<project>: two DNS-1123 names (lowercase letters, "
                          f"digits and '-'), e.g. nlp/ticket-router")
-    team, project = match["team"], match["project"]
     config_path = args.root / args.config
     if not config_path.is_file():
         raise UsageError(f"no {args.config} in {args.start} or any directory above it: run `mlopsc init` "

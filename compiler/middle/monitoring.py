@@ -3,7 +3,7 @@
 - which environments of a serving target are watched;
 - which metrics measure each SLI, per runtime (`measurement`), or why none can;
 - the SLO arithmetic of the Google SRE workbook (multiwindow, multi-burn-rate alerts);
-- the continuous-evaluation schedules (`monitor_schedules`) and their intervals.
+- the continuous-evaluation schedules (`monitor_schedules`; their intervals: compiler/middle/cron.py).
 
 The back ends (monitoring, kubernetes, kfp) read these; no back end decides on its own what a
 runtime can measure.
@@ -11,7 +11,6 @@ runtime can measure.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import re
 from collections.abc import Iterator
@@ -196,51 +195,6 @@ def scrape_ports(config, target: ServingTarget) -> list[int]:
     if m.kind == "container":
         return [extra_metrics_port(target) or target.runtime.container.port]
     return [m.port]
-
-
-# -------------------------------------------------------------------------------- schedules
-def cron_interval_seconds(expr: str) -> int:
-    """The longest gap between two runs of a valid 5-field cron (UTC), found by walking eight
-    years of days from 2026-01-01 (so leap days and short months count)."""
-    minutes, hours, doms, months, dows = (_cron_field(f, lo, hi, names) for f, (lo, hi), names in zip(
-        expr.split(), [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)], _CRON_NAMES))
-    dows = {d % 7 for d in dows}
-    dom_star, dow_star = expr.split()[2].startswith("*"), expr.split()[4].startswith("*")
-    day = datetime.date(2026, 1, 1)
-    times = sorted(h * 60 + mi for h in hours for mi in minutes)
-    previous, longest = None, 0
-    for offset in range(8 * 366):
-        d = day + datetime.timedelta(days=offset)
-        dom_ok, dow_ok = d.day in doms, (d.isoweekday() % 7) in dows
-        # cron: with both day fields restricted, either may match
-        matches = (dom_ok or dow_ok) if not (dom_star or dow_star) else (dom_ok and dow_ok)
-        if d.month not in months or not matches:
-            continue
-        for t in times:
-            at = offset * 1440 + t
-            if previous is not None:
-                longest = max(longest, at - previous)
-            previous = at
-    return (longest or 8 * 366 * 1440) * 60
-
-
-_CRON_NAMES = [None, None, None, "jan feb mar apr may jun jul aug sep oct nov dec".split(),
-               "sun mon tue wed thu fri sat".split()]
-
-
-def _cron_field(text: str, lo: int, hi: int, names) -> set[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        base, _, step = part.partition("/")
-        step_n = int(step) if step else 1
-        if base == "*":
-            start, end = lo, hi
-        else:
-            bounds = [names.index(b.lower()) + (1 if lo == 1 else 0) if names and b.lower() in names else int(b)
-                      for b in base.split("-")]
-            start, end = bounds[0], bounds[-1] if len(bounds) > 1 else (hi if step else bounds[0])
-        values.update(range(start, end + 1, step_n))
-    return values
 
 
 def dashboard_uid(team: str, project: str, serving: str, env: str) -> str:

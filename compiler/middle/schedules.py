@@ -51,13 +51,6 @@ def schedule_record(name: str, pipeline: str, namespace: str, five_field_cron: s
     return record
 
 
-def teams(config, projects) -> list[str]:
-    """Every team of the repository: mlopsc.yaml's list, else the teams that own projects."""
-    if config.teams is not None:
-        return sorted(config.teams)
-    return sorted({p.model.metadata.team for p in projects})
-
-
 def has_pipeline(project) -> bool:
     """The KFP back end emits a pipeline only for a project with something to run."""
     return bool(project.model.spec.steps or project.model.spec.evaluations)
@@ -87,7 +80,7 @@ def desired_schedules(checked) -> list[dict]:
 
 def schedules_by_team(checked) -> dict[str, list[dict]]:
     """Each team's records (every team, also those without schedules: removal must converge)."""
-    by_team: dict[str, list[dict]] = {team: [] for team in teams(checked.config, checked.projects)}
+    by_team: dict[str, list[dict]] = {team: [] for team in layout.teams(checked.config, checked.projects)}
     for team, record in _team_records(checked):
         by_team.setdefault(team, []).append(record)
     return by_team

@@ -26,6 +26,7 @@ from typing import Any
 from ...frontend.models import Evaluation, MLProject, Release, SecretRef, Step
 from ...layout import GIT_TOKEN_ENV
 from ...middle import refs
+from ...middle.durations import timeout_seconds
 from ...middle.gates import parse_gate
 from ...middle.monitoring import monitor_pipeline_name
 from ...middle.quantity import canonical_quantity, parse_quantity
@@ -51,8 +52,6 @@ REPORT_COMMAND = ["mlopsc", "evidence", "report"]
 VERSION_TOKEN = "@@mlopsc-pipeline-version@@"
 
 _PLACEHOLDER = re.compile(r"\$\{(inputs|outputs|params)\.([^}]*)\}")
-_DURATION = re.compile(r"(\d+)([dhms])")
-_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 # kfp's legacy numeric memory fields are gigabytes; same arithmetic as kfp's _memory_to_float.
 _MEMORY_UNITS = {"E": 10**18, "Ei": 1 << 60, "P": 10**15, "Pi": 1 << 50, "T": 10**12, "Ti": 1 << 40,
@@ -106,10 +105,6 @@ def env_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def duration_seconds(text: str) -> int:
-    return sum(int(n) * _SECONDS[unit] for n, unit in _DURATION.findall(text))
 
 
 def cpu_float(canonical: str) -> float:
@@ -438,7 +433,7 @@ class PipelineBuilder:
                 platform["nodeSelector"] = {"labels": {self.gpu_node_label: res.gpuType}}
             platform["tolerations"] = [dict(GPU_TOLERATION)]
         if item.timeout:
-            platform["activeDeadlineSeconds"] = str(duration_seconds(item.timeout))
+            platform["activeDeadlineSeconds"] = str(timeout_seconds(item.timeout))
         return platform
 
     # -- releases -----------------------------------------------------------------------------

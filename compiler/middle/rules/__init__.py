@@ -55,6 +55,38 @@ def tasks(project: LoadedProject) -> Iterator[Task]:
             yield Task(("spec", section, name), name, item)
 
 
+def containers_in(project: LoadedProject) -> Iterator[tuple[tuple, object]]:
+    """(path, container-like model) for steps, evaluations and container runtimes: everything
+    that becomes a container with an image, env and a command."""
+    for task in tasks(project):
+        yield task.path, task.item
+    for name, target in project.model.spec.serving.items():
+        if target.runtime.container is not None:
+            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
+
+
+def resources_in(project: LoadedProject) -> Iterator[tuple[tuple, object]]:
+    """(path, Resources) for every task and serving environment that sets resources."""
+    for task in tasks(project):
+        if task.item.resources is not None:
+            yield task.path + ("resources",), task.item.resources
+    for name, target in project.model.spec.serving.items():
+        for env, se in target.environments.items():
+            if se.resources is not None:
+                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
+
+
+def releases_in(project: LoadedProject) -> Iterator[tuple[str, object, str, tuple, object]]:
+    """(serving name, target, environment, path, Release) for every release and canary release."""
+    for sname, target in project.model.spec.serving.items():
+        for env, se in target.environments.items():
+            base = ("spec", "serving", sname, "environments", env)
+            if se.release is not None:
+                yield sname, target, env, base + ("release",), se.release
+            if se.canary is not None:
+                yield sname, target, env, base + ("canary", "release"), se.canary.release
+
+
 Rule = Callable[[RuleContext], Iterable[Diagnostic]]
 RULES: list[Rule] = []
 

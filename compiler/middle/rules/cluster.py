@@ -4,9 +4,8 @@ Every string or integer of the spec or of mlopsc.yaml that lands in an emitted o
 here against the grammar or range of the field it lands in (docs/OUTPUT.md, "What reaches the
 cluster", lists them): namespaces (DNS-1123 labels), label keys and values, object names (DNS-1123
 subdomains), env variable names and Secret keys, image references, URLs, int32 fields and finite
-numbers. The checks follow apimachinery's validation (IsDNS1123Label, IsValidLabelValue,
-IsQualifiedName, IsDNS1123Subdomain, IsEnvVarName, IsConfigMapKey) and the distribution
-project's image reference grammar.
+numbers. The name grammars follow apimachinery's validation (compiler/middle/k8s_names.py, shared
+with the other rules); images follow the distribution project's image reference grammar.
 """
 
 from __future__ import annotations
@@ -18,80 +17,20 @@ from urllib.parse import urlsplit
 
 from ... import codes
 from ...frontend.models import SecretRef
-from . import RuleContext, rule, tasks
-from .names import _dns_message, is_dns1123_label
+from ..images import image_problem
+from ..k8s_names import (ENV_VAR_NAME, dns1123_label_message, is_config_key, is_dns1123_label,
+                         is_dns1123_subdomain, label_key_problem, label_value_problem)
+from . import RuleContext, containers_in, releases_in, resources_in, rule, tasks
 from .serving import STORAGE_SCHEMES
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-# apimachinery's validation regexes.
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-# The image reference grammar (github.com/distribution/reference): a path of lowercase
-# components, an optional registry host (it has a `.` or `:`, or is `localhost`), tag and digest.
-PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-DOMAIN = re.compile(r"^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
-                    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?$")
-IPV6_DOMAIN = re.compile(r"^\[[A-Fa-f0-9:]+\](?::[0-9]+)?$")
-TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-MAX_IMAGE_NAME = 255
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 SCP_LIKE_GIT = re.compile(r"^[A-Za-z0-9._-]+@([^:/\s]+):[^\s]+$")
 
 
 # -- grammars ---------------------------------------------------------------------------------
-def label_value_problem(value: str) -> str | None:
-    if len(value) > 63:
-        return f"is {len(value)} characters (a label value has at most 63)"
-    if not LABEL_VALUE.match(value):
-        return "may hold only letters, digits, '-', '_' and '.', and start and end with a letter or digit"
-    return None
-
-
-def label_key_problem(key: str) -> str | None:
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-        return f"has the prefix `{prefix}`, which is not a DNS-1123 subdomain (lowercase, at most 253)"
-    if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
-        return (f"has the name `{name}`: at most 63 letters, digits, '-', '_' and '.', starting and "
-                f"ending alphanumeric")
-    return None
-
-
-def image_problem(image: str) -> str | None:
-    """Why `image` is not an image reference a kubelet can pull, or None."""
-    if not image or image != image.strip() or any(c.isspace() or not c.isprintable() for c in image):
-        return "is empty or holds white space or control characters"
-    rest, at, digest = image.partition("@")
-    if at and not DIGEST.match(digest):
-        return f"has the digest `{digest}`, which is not `sha256:` and 64 lowercase hex digits"
-    name, tag = rest, ""
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = rest[:len(rest) - len(last)] + last.split(":", 1)[0], last.split(":", 1)[1]
-        if not TAG.match(tag):
-            return f"has the tag `{tag}`: at most 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
-    if len(name) > MAX_IMAGE_NAME:
-        return f"has a name of {len(name)} characters (at most {MAX_IMAGE_NAME})"
-    first, slash, path = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        if not (DOMAIN.match(first) or IPV6_DOMAIN.match(first)):
-            return f"has the registry `{first}`, which is not a host name with an optional port"
-    else:
-        path = name
-    for component in path.split("/"):
-        if not PATH_COMPONENT.match(component):
-            hint = " (repository paths are lowercase)" if component.lower() != component else ""
-            return (f"has the path component `{component}`: lowercase letters and digits, joined by "
-                    f"single `.`, `_`, `__` or dashes{hint}")
-    return None
-
-
 def _host_problem(host: str | None, port_text: str) -> str | None:
     if not host:
         return "has no host"
@@ -168,7 +107,8 @@ def repository_settings(ctx: RuleContext):
         namespaces.append((("kubeflow", "namespace"), config.kubeflow.namespace))
     for path, value in namespaces:
         if not is_dns1123_label(value):
-            yield codes.NOT_DNS1123.at(explicit(path), _dns_message(".".join(path) + " (a namespace)", value))
+            yield codes.NOT_DNS1123.at(explicit(path),
+                                       dns1123_label_message(".".join(path) + " (a namespace)", value))
 
     problem = config.kubeflow.releaseImage is not None and image_problem(config.kubeflow.releaseImage)
     if problem:
@@ -200,28 +140,11 @@ def repository_settings(ctx: RuleContext):
                                      f"accelerators.nodeLabel `{config.accelerators.nodeLabel}` {problem}")
 
 
-def _containers(project):
-    for task in tasks(project):
-        yield task.path, task.item
-    for name, target in project.model.spec.serving.items():
-        if target.runtime.container is not None:
-            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
-
-
-def _resources(project):
-    for task in tasks(project):
-        if task.item.resources is not None:
-            yield task.path + ("resources",), task.item.resources
-    for name, target in project.model.spec.serving.items():
-        for env, se in target.environments.items():
-            if se.resources is not None:
-                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
-
 
 @rule
 def images(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             problem = image_problem(item.image)
             if problem:
                 yield codes.INVALID_IMAGE.at(project.doc.position(path + ("image",)),
@@ -232,7 +155,7 @@ def images(ctx: RuleContext):
 def env_and_secrets(ctx: RuleContext):
     for project in ctx.repo.projects:
         doc = project.doc
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             for key, value in item.env.items():
                 if not ENV_VAR_NAME.match(key):
                     yield codes.INVALID_KEY.at(doc.key_position(path + ("env", key)),
@@ -240,19 +163,18 @@ def env_and_secrets(ctx: RuleContext):
                                                f"and '.', not starting with a digit")
                 if isinstance(value, SecretRef):
                     where = path + ("env", key)
-                    if len(value.secret) > 253 or not DNS1123_SUBDOMAIN.match(value.secret):
+                    if not is_dns1123_subdomain(value.secret):
                         yield codes.NOT_OBJECT_NAME.at(
                             doc.position(where + ("secret",)),
                             f"Secret name `{value.secret}` is not a DNS-1123 subdomain (lowercase letters, "
                             f"digits, '-' and '.', at most 253 characters)")
-                    if len(value.key) > 253 or not CONFIG_KEY.match(value.key):
+                    if not is_config_key(value.key):
                         yield codes.INVALID_KEY.at(doc.position(where + ("key",)),
                                                    f"Secret key `{value.key}` must be letters, digits, '-', '_' "
                                                    f"and '.' (at most 253 characters)")
         for name, target in project.model.spec.serving.items():
             kserve = target.runtime.kserve
-            if kserve is not None and kserve.runtime is not None and (
-                    len(kserve.runtime) > 253 or not DNS1123_SUBDOMAIN.match(kserve.runtime)):
+            if kserve is not None and kserve.runtime is not None and not is_dns1123_subdomain(kserve.runtime):
                 yield codes.NOT_OBJECT_NAME.at(
                     doc.position(("spec", "serving", name, "runtime", "kserve", "runtime")),
                     f"runtime `{kserve.runtime}` names a ServingRuntime, so it must be a DNS-1123 subdomain")
@@ -263,7 +185,7 @@ def labels_and_counts(ctx: RuleContext):
     """gpuType becomes a nodeSelector value; counts become int32 fields."""
     for project in ctx.repo.projects:
         doc = project.doc
-        for path, res in _resources(project):
+        for path, res in resources_in(project):
             if res.gpuType is not None:
                 problem = label_value_problem(res.gpuType)
                 if problem:
@@ -292,19 +214,13 @@ def release_uris(ctx: RuleContext):
     """A release uri becomes storageUri, STORAGE_URI and an annotation: a supported scheme (K006
     reports others) followed by a bucket or host, without spaces or control characters."""
     for project in ctx.repo.projects:
-        for name, target in project.model.spec.serving.items():
-            for env, se in target.environments.items():
-                base = ("spec", "serving", name, "environments", env)
-                releases = [(base + ("release",), se.release)]
-                if se.canary is not None:
-                    releases.append((base + ("canary", "release"), se.canary.release))
-                for path, release in releases:
-                    if release is None or release.uri.partition("://")[0] not in STORAGE_SCHEMES:
-                        continue
-                    problem = url_problem(release.uri, STORAGE_SCHEMES)
-                    if problem:
-                        yield codes.INVALID_URL.at(project.doc.position(path + ("uri",)),
-                                                   f"release uri `{release.uri}` {problem}")
+        for _, _, _, path, release in releases_in(project):
+            if release is None or release.uri.partition("://")[0] not in STORAGE_SCHEMES:
+                continue
+            problem = url_problem(release.uri, STORAGE_SCHEMES)
+            if problem:
+                yield codes.INVALID_URL.at(project.doc.position(path + ("uri",)),
+                                           f"release uri `{release.uri}` {problem}")
 
 
 def _int32(position, what: str, value: int):
@@ -323,7 +239,7 @@ def finite_numbers(ctx: RuleContext):
             for name, value in task.item.params.items():
                 for where, bad in _non_finite(value, ()):
                     yield _not_finite(doc.position(task.path + ("params", name) + where), f"param `{name}`", bad)
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             for key, value in item.env.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     yield _not_finite(doc.position(path + ("env", key)), f"env `{key}`", value)

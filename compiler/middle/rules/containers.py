@@ -7,67 +7,28 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from ...frontend.models import SecretRef
+from ..credentials import looks_like_credential, named_like_credential
+from ..cron import cron_problem
+from ..durations import TIMEOUT, timeout_seconds
 from ..quantity import MAX_CPU, MAX_VALUE, QuantityError, parse_quantity, suggest_quantity
-from . import RuleContext, rule, tasks
+from . import RuleContext, containers_in, resources_in, rule, tasks
 
-CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
-# Values that are credentials whatever the variable is called (well-known token formats).
-CREDENTIAL_VALUE = re.compile(
-    r"^(?:AKIA|ASIA)[0-9A-Z]{16}$"                     # AWS access key id
-    r"|^gh[pousr]_[A-Za-z0-9]{36,}$"                   # GitHub token
-    r"|^xox[abprs]-[A-Za-z0-9-]{10,}$"                 # Slack token
-    r"|^sk-[A-Za-z0-9_-]{20,}$"                        # OpenAI-style API key
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"             # PEM private key
-    r"|^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"       # URL with user:password@
-)
-DURATION = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_TIMEOUT_SECONDS = 2**31 - 1
-
-
-def _seconds(duration: str) -> int:
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)([dhms])", duration))
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 PLACEHOLDER_KINDS = ("inputs", "outputs", "params")
-# Cron shorthands users reach for, and the 5-field form to write instead.
-CRON_SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-                   "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
-                   "@annually": "0 0 1 1 *"}
-CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
-CRON_NAMES = [None, None, None,
-              "jan feb mar apr may jun jul aug sep oct nov dec".split(),
-              "sun mon tue wed thu fri sat".split()]
 
-
-def _containers(project):
-    """(path, container-like model) for steps, evaluations and container runtimes."""
-    for task in tasks(project):
-        yield task.path, task.item
-    for name, target in project.model.spec.serving.items():
-        if target.runtime.container is not None:
-            yield ("spec", "serving", name, "runtime", "container"), target.runtime.container
-
-
-def _resources(project):
-    for task in tasks(project):
-        if task.item.resources is not None:
-            yield task.path + ("resources",), task.item.resources
-    for name, target in project.model.spec.serving.items():
-        for env, se in target.environments.items():
-            if se.resources is not None:
-                yield ("spec", "serving", name, "environments", env, "resources"), se.resources
 
 
 @rule
 def credential_literals(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             for key, value in item.env.items():
                 if isinstance(value, SecretRef):
                     continue
-                if CREDENTIAL_NAME.search(key):
+                if named_like_credential(key):
                     why = "looks like a credential but has a literal value"
-                elif isinstance(value, str) and CREDENTIAL_VALUE.search(value):
+                elif isinstance(value, str) and looks_like_credential(value):
                     why = "has a value that looks like a credential"
                 else:
                     continue
@@ -80,7 +41,7 @@ def credential_literals(ctx: RuleContext):
 @rule
 def quantities(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, res in _resources(project):
+        for path, res in resources_in(project):
             for field in ("cpu", "memory"):
                 value = getattr(res, field)
                 if value is None:
@@ -102,18 +63,18 @@ def quantities(ctx: RuleContext):
 @rule
 def timeouts(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for path, item in _containers(project):
+        for path, item in containers_in(project):
             timeout = getattr(item, "timeout", None)
-            if timeout is not None and not DURATION.match(timeout):
+            if timeout is not None and not TIMEOUT.match(timeout):
                 yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
                                                 f"timeout `{timeout}` is not a duration like `90s`, `30m`, `4h` or `1h30m`")
-            elif timeout is not None and _seconds(timeout) > MAX_TIMEOUT_SECONDS:
+            elif timeout is not None and timeout_seconds(timeout) > MAX_TIMEOUT_SECONDS:
                 # It becomes the pod's activeDeadlineSeconds (an int64 the API server bounds).
                 yield codes.INT32_RANGE.at(project.doc.position(path + ("timeout",)),
-                                           f"timeout `{timeout}` is {_seconds(timeout)} seconds, more than the "
+                                           f"timeout `{timeout}` is {timeout_seconds(timeout)} seconds, more than the "
                                            f"{MAX_TIMEOUT_SECONDS} the API server allows for a pod's "
                                            f"activeDeadlineSeconds")
-            elif timeout is not None and _seconds(timeout) == 0:
+            elif timeout is not None and timeout_seconds(timeout) == 0:
                 yield codes.INVALID_DURATION.at(project.doc.position(path + ("timeout",)),
                                                 f"timeout `{timeout}` is zero: a pod's activeDeadlineSeconds is "
                                                 f"at least 1 (remove the timeout for none)")
@@ -145,35 +106,6 @@ def placeholders(ctx: RuleContext):
                         continue
                     yield codes.UNKNOWN_PLACEHOLDER.at(project.doc.position(task.path + ("args", i)),
                                                        problem)
-
-
-def cron_problem(expr: str) -> str | None:
-    if expr.strip().lower() in CRON_SHORTHANDS:
-        return f"is a shorthand; write the 5 fields instead: `{CRON_SHORTHANDS[expr.strip().lower()]}`"
-    fields = expr.split()
-    if len(fields) != 5:
-        return (f"has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron expression has 5 "
-                f"(minute hour day-of-month month day-of-week)")
-    for text, (lo, hi), names, label in zip(fields, CRON_RANGES, CRON_NAMES,
-                                            ("minute", "hour", "day of month", "month", "day of week")):
-        for part in text.split(","):
-            base, _, step = part.partition("/")
-            if step and not (step.isdigit() and int(step) > 0):
-                return f"{label} field `{text}` has an invalid step `/{step}`"
-            if base == "*":
-                continue
-            bounds = base.split("-")
-            if len(bounds) > 2:
-                return f"{label} field `{text}` is not a value, range or list"
-            values = []
-            for b in bounds:
-                value = names.index(b.lower()) + (1 if label == "month" else 0) if names and b.lower() in names else b
-                if not str(value).isdigit() or not lo <= int(value) <= hi:
-                    return f"{label} field `{text}`: `{b}` is outside {lo}-{hi}"
-                values.append(int(value))
-            if len(values) == 2 and values[0] > values[1]:
-                return f"{label} field `{text}`: the range `{base}` runs backwards"
-    return None
 
 
 @rule

@@ -16,9 +16,9 @@ from ...frontend.evidence import Evidence, shown
 from ...frontend.loader import LoadedProject
 from ...frontend.models import Release, ServingTarget
 from ..gates import Gate, parse_gate
+from ..images import SHA256_DIGEST
 from ..promotion import current_pins, promotions
-from . import RuleContext, rule
-from .pinning import SHA256
+from . import RuleContext, releases_in, rule
 
 # How a failed gate is shown: `auc >= 0.92` fails as `auc 0.901 < 0.92`.
 NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
@@ -47,20 +47,10 @@ def format_value(value: float) -> str:
     return repr(value) if math.isfinite(value) else str(value)
 
 
-def _releases(project: LoadedProject):
-    for sname, target in project.model.spec.serving.items():
-        for env, se in target.environments.items():
-            base = ("spec", "serving", sname, "environments", env)
-            if se.release is not None:
-                yield sname, target, env, base + ("release",), se.release
-            if se.canary is not None:
-                yield sname, target, env, base + ("canary", "release"), se.canary.release
-
-
 @rule
 def release_evidence(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for sname, target, env, path, release in _releases(project):
+        for sname, target, env, path, release in releases_in(project):
             loaded = ctx.repo.evidence.get(release.evidence)
             at = project.doc.position(path + ("evidence",))
             if loaded is not None and loaded.bad_metrics:
@@ -97,7 +87,7 @@ def check_evidence(project: LoadedProject, sname: str, target: ServingTarget, pa
     mismatched = False
     for name, ours, theirs in (("uri", release.uri, record.model.uri),
                                ("digest", release.digest, record.model.digest)):
-        if name == "digest" and not SHA256.match(ours):
+        if name == "digest" and not SHA256_DIGEST.match(ours):
             mismatched = True  # P005 reports the malformed digest; a mismatch on top says nothing new
             continue
         if ours != theirs:

@@ -11,14 +11,12 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from .. import refs
+from ..cron import cron_problem
+from ..k8s_names import label_key_problem, label_value_problem
 from ..monitoring import (BURN_ALERTS, METRIC_NAME, SELECTOR, duration_seconds, live_sources, threshold_bucket_problem,
                           unmeasurable, window_hours)
 from . import RuleContext, rule, tasks
-from .containers import cron_problem
 
-LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def _config_position(ctx: RuleContext, path: tuple):
@@ -37,10 +35,10 @@ def repository_monitoring(ctx: RuleContext):
                                   f"back 3 days")
     for field in ("selectorLabels", "dashboardLabels"):
         for key, value in getattr(monitoring, field).items():
-            if not LABEL_NAME.match(key) or len(key.rpartition("/")[2]) > 63:
+            if label_key_problem(key):
                 yield codes.MONITORING_LABELS.at(_config_position(ctx, ("monitoring", field, key)),
                                                  f"monitoring.{field}: `{key}` is not a Kubernetes label name")
-            elif not LABEL_VALUE.match(value):
+            elif label_value_problem(value):
                 yield codes.MONITORING_LABELS.at(_config_position(ctx, ("monitoring", field, key)),
                                                  f"monitoring.{field}.{key}: `{value}` is not a Kubernetes "
                                                  f"label value (at most 63 letters, digits, `-`, `_`, `.`)")

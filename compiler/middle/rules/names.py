@@ -7,25 +7,13 @@ from pathlib import PurePosixPath
 
 from ... import codes
 from ...frontend.loader import did_you_mean
+from ..k8s_names import dns1123_label_message, is_dns1123_label
 from . import RuleContext, rule, tasks
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Task interface names (metrics included) end up as `--<name>` flags, KFP input/output keys inside
 # quoted placeholders, and the left side of a gate.
 IO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
 SECTIONS = ("sources", "steps", "evaluations", "serving")
-
-
-def is_dns1123_label(name: object) -> bool:
-    return isinstance(name, str) and len(name) <= 63 and bool(DNS1123_LABEL.match(name))
-
-
-def _dns_message(what: str, name: object) -> str:
-    text = str(name)
-    why = "longer than 63 characters" if len(text) > 63 else "not a DNS-1123 label"
-    suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63]
-    hint = f" (try `{suggestion}`)" if suggestion and suggestion != text and is_dns1123_label(suggestion) else ""
-    return f"{what} `{text}` is {why}: use lowercase letters, digits and '-'{hint}"
 
 
 @rule
@@ -36,20 +24,20 @@ def dns_names(ctx: RuleContext):
             value = getattr(meta, field)
             if not is_dns1123_label(value):
                 yield codes.NOT_DNS1123.at(project.doc.position(("metadata", field)),
-                                           _dns_message(f"metadata.{field}", value))
+                                           dns1123_label_message(f"metadata.{field}", value))
         spec = project.model.spec
         for section in SECTIONS:
             for name in getattr(spec, section):
                 if not is_dns1123_label(name):
                     yield codes.NOT_DNS1123.at(project.doc.key_position(("spec", section, name)),
-                                               _dns_message(f"{section} name", name))
+                                               dns1123_label_message(f"{section} name", name))
     doc = ctx.repo.config_doc
     if doc is not None:
         for section in ("environments", "teams"):
             for name in getattr(ctx.config, section) or {}:
                 if not is_dns1123_label(name):
                     yield codes.NOT_DNS1123.at(doc.key_position((section, name)),
-                                               _dns_message(section[:-1] + " name", name))
+                                               dns1123_label_message(section[:-1] + " name", name))
 
 
 @rule

@@ -5,35 +5,20 @@ from __future__ import annotations
 import re
 
 from ... import codes
-from . import RuleContext, rule, tasks
+from ..images import IMAGE_DIGEST, SHA256_DIGEST, image_registry, registry_allowed
+from . import RuleContext, containers_in, releases_in, rule, tasks
 
-SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
-IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 SOURCE_SCHEMES = ("s3", "gs", "abfss", "hdfs", "https", "pvc", "bq", "table")
 # Labels that move: a version written like this names no particular snapshot.
 MOVING_LABELS = {"", "latest", "current", "head", "main", "master", "stable", "newest", "live", "*", "any"}
-
-
-def image_registry(image: str) -> str:
-    """The registry host of an image reference, as Docker resolves it."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
-
-
-def registry_allowed(image: str, allowed: list[str]) -> bool:
-    if not allowed:
-        return True
-    return any(image_registry(image) == a or image.startswith(a.rstrip("/") + "/") for a in allowed)
 
 
 def source_version_problem(version: object) -> str | None:
     text = str(version).strip()
     if text.lower() in MOVING_LABELS:
         return f"version `{text}` is a moving label, not a pinned snapshot"
-    if text.startswith("sha256:") and not SHA256.match(text):
+    if text.startswith("sha256:") and not SHA256_DIGEST.match(text):
         return f"version `{text}` is not `sha256:` followed by 64 lowercase hex digits"
     if text.startswith("git:") and not GIT_SHA.match(text[4:]):
         return f"version `{text}` is not `git:` followed by a 40-hex commit id"
@@ -59,27 +44,23 @@ def sources_pinned(ctx: RuleContext):
                                            + ", ".join(f"{s}://" for s in SOURCE_SCHEMES))
 
 
-def _images(project):
-    for task in tasks(project):
-        yield task.path + ("image",), task.item.image
-    for name, target in project.model.spec.serving.items():
-        if target.runtime.container is not None:
-            yield ("spec", "serving", name, "runtime", "container", "image"), target.runtime.container.image
-
-
 @rule
 def images_pinned(ctx: RuleContext):
     policy = ctx.config.policy
     for project in ctx.repo.projects:
-        for path, image in _images(project):
-            pos = project.doc.position(path)
-            if policy.requireDigests and not IMAGE_DIGEST.search(image):
-                yield codes.IMAGE_NOT_PINNED.at(pos, f"image `{image}` is not pinned by digest: "
-                                                     f"write it as `<repo>@sha256:<64 hex>`")
-            if not registry_allowed(image, policy.allowedRegistries):
-                yield codes.REGISTRY_NOT_ALLOWED.at(
-                    pos, f"image registry `{image_registry(image)}` is not allowed "
-                         f"(policy.allowedRegistries: {', '.join(policy.allowedRegistries)})")
+        for path, item in containers_in(project):
+            yield from image_policy(project.doc.position(path + ("image",)), item.image, policy)
+
+
+def image_policy(position, image: str, policy, what: str = "image", digest_hint: str = ""):
+    """P002 and P003: mlopsc.yaml's `policy` on an image of a spec or of mlopsc.yaml (`what`)."""
+    if policy.requireDigests and not IMAGE_DIGEST.search(image):
+        yield codes.IMAGE_NOT_PINNED.at(position, f"{what} `{image}` is not pinned by digest: "
+                                                  f"write it as `<repo>@sha256:<64 hex>`{digest_hint}")
+    if not registry_allowed(image, policy.allowedRegistries):
+        yield codes.REGISTRY_NOT_ALLOWED.at(
+            position, f"{'' if what == 'image' else what + ': '}image registry `{image_registry(image)}` is "
+                      f"not allowed (policy.allowedRegistries: {', '.join(policy.allowedRegistries)})")
 
 
 @rule
@@ -96,13 +77,7 @@ def commits_pinned(ctx: RuleContext):
 @rule
 def release_digests(ctx: RuleContext):
     for project in ctx.repo.projects:
-        for sname, target in project.model.spec.serving.items():
-            for env, se in target.environments.items():
-                base = ("spec", "serving", sname, "environments", env)
-                pairs = [(base + ("release",), se.release)]
-                if se.canary:
-                    pairs.append((base + ("canary", "release"), se.canary.release))
-                for path, rel in pairs:
-                    if rel is not None and not SHA256.match(rel.digest):
-                        yield codes.DIGEST_MALFORMED.at(project.doc.position(path + ("digest",)),
-                                                        f"release digest `{rel.digest}` is not `sha256:<64 hex>`")
+        for _, _, _, path, rel in releases_in(project):
+            if rel is not None and not SHA256_DIGEST.match(rel.digest):
+                yield codes.DIGEST_MALFORMED.at(project.doc.position(path + ("digest",)),
+                                                f"release digest `{rel.digest}` is not `sha256:<64 hex>`")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from ... import codes, layout
 from ...diagnostics import Position
-from ..schedules import has_pipeline, teams
+from ..cron import day_of_week_seven
+from ..schedules import has_pipeline
 from . import RuleContext, rule
-from .pinning import IMAGE_DIGEST, image_registry, registry_allowed
+from .pinning import image_policy
 
 API_SCHEMES = ("http://", "https://")
 
@@ -53,15 +54,8 @@ def release_image(ctx: RuleContext):
                 f"by digest: `kubeflow: {{releaseImage: {registry}/mlopsc@sha256:<64 hex>}}` "
                 f"(docs/SCHEDULES.md)")
         return
-    position = _config_position(ctx, ("kubeflow", "releaseImage"))
-    if policy.requireDigests and not IMAGE_DIGEST.search(image):
-        yield codes.IMAGE_NOT_PINNED.at(position, f"kubeflow.releaseImage `{image}` is not pinned by digest: "
-                                                  f"write it as `<repo>@sha256:<64 hex>` (`docker push` prints "
-                                                  f"the digest)")
-    if not registry_allowed(image, policy.allowedRegistries):
-        yield codes.REGISTRY_NOT_ALLOWED.at(
-            position, f"kubeflow.releaseImage: image registry `{image_registry(image)}` is not allowed "
-                      f"(policy.allowedRegistries: {', '.join(policy.allowedRegistries)})")
+    yield from image_policy(_config_position(ctx, ("kubeflow", "releaseImage")), image, policy,
+                            "kubeflow.releaseImage", " (`docker push` prints the digest)")
 
 
 @rule
@@ -72,17 +66,6 @@ def api_url(ctx: RuleContext):
         yield codes.INVALID_URI.at(position, f"kubeflow.apiURL `{url}` must be an http:// or https:// URL of "
                                              f"the Kubeflow Pipelines API, e.g. "
                                              f"`http://ml-pipeline.kubeflow.svc.cluster.local:8888`")
-
-
-def _day_of_week_seven(expr: str) -> bool:
-    fields = expr.split()
-    if len(fields) != 5:
-        return False
-    for part in fields[4].split(","):
-        base = part.partition("/")[0]
-        if "7" in base.split("-"):
-            return True
-    return False
 
 
 @rule
@@ -96,7 +79,7 @@ def schedules(ctx: RuleContext):
             yield codes.SCHEDULE_WITHOUT_PIPELINE.at(
                 position, f"schedule `{expr}` would run the pipeline of {project.key}, but the project has "
                           f"no steps or evaluations, so it has no pipeline: add a step or remove `schedule`")
-        if _day_of_week_seven(expr):
+        if day_of_week_seven(expr):
             yield codes.CRON_KFP_REFUSES.at(
                 position, f"schedule `{expr}`: Kubeflow Pipelines' cron takes day of week 0-6 and refuses 7; "
                           f"write Sunday as 0 or SUN")
@@ -106,7 +89,7 @@ def schedules(ctx: RuleContext):
 def schedule_object_names(ctx: RuleContext):
     """The reconciler's objects are named after the team; a Job's name must fit in a label."""
     doc = ctx.repo.config_doc
-    for team in teams(ctx.config, ctx.repo.projects):
+    for team in layout.teams(ctx.config, ctx.repo.projects):
         name = layout.schedules_object_name(team)
         if len(name) > 63:
             if ctx.config.teams is not None and doc is not None:

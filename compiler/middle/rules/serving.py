@@ -9,16 +9,14 @@ Applications or AppProjects with one name, a namespace claimed by two teams).
 
 from __future__ import annotations
 
-import re
-
 from ... import codes
 from ... import layout
+from ..k8s_names import DNS1035_LABEL, DNS1123_LABEL
 from . import RuleContext, rule
 
 # What KServe's storage initializer can download (its webhook rejects other schemes).
 STORAGE_SCHEMES = ("gs", "s3", "pvc", "file", "https", "http", "hdfs", "webhdfs", "oci", "hf")
-# KServe's InferenceService name format (DNS-1035: a Service name must start with a letter).
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# An InferenceService name is a DNS-1035 label (a Service name must start with a letter).
 # KServe names the predictor's Deployment/Service/HPA `<name>-predictor`: 63 - len("-predictor").
 MAX_KSERVE_NAME = 53
 # What a HorizontalPodAutoscaler scales on: resource utilizations, in percent of the requests.
@@ -101,7 +99,7 @@ def serving_targets(ctx: RuleContext):
 def _serving_name(doc, base, name, kserve):
     if not isinstance(name, str) or not DNS1035_LABEL.match(name):
         # Names that are not even DNS-1123 labels are reported by the naming rules (N001).
-        if isinstance(name, str) and re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name):
+        if isinstance(name, str) and DNS1123_LABEL.match(name):
             yield codes.SERVING_NAME.at(doc.key_position(base),
                                         f"serving target `{name}` must start with a letter: it names a "
                                         f"Kubernetes Service{' and an InferenceService' if kserve else ''}")
@@ -159,7 +157,7 @@ def tenancy(ctx: RuleContext):
     Either would let one team's Application write over another team's objects.
     """
     config = ctx.config
-    teams = _teams(ctx)
+    teams = layout.teams(ctx.config, ctx.repo.projects)
     positions = {team: _team_position(ctx, team) for team in teams}
 
     reserved = {name: "a platform namespace" for name in SYSTEM_NAMESPACES}
@@ -223,12 +221,6 @@ def _argocd_names(ctx, teams, positions):
                                        f"to {owner}: one would overwrite the other; rename the project "
                                        f"(or the environment)")
                 break
-
-
-def _teams(ctx) -> list[str]:
-    if ctx.config.teams is not None:
-        return sorted(ctx.config.teams)
-    return sorted({p.model.metadata.team for p in ctx.repo.projects})
 
 
 def _team_namespaces(config, team: str) -> list[str]:

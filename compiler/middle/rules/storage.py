@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 
-from ... import codes
+from ... import codes, layout
+from ..credentials import looks_like_credential, named_like_credential
+from ..k8s_names import MAX_LABEL, QUALIFIED_NAME, is_dns1123_subdomain, subdomain_suggestion
 from ..storage import (ANNOTATIONS, FIELD_PATHS, PIPELINE_SA, SECRETS, field_value, substitute,
                        unknown_placeholders)
-from .containers import CREDENTIAL_NAME, CREDENTIAL_VALUE
 from . import RuleContext, rule
 
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 RESERVED_PREFIX = "mlopsc.dev"
 # Annotation namespaces of the identity systems and KServe: their keys name settings, never
 # secrets (`eks.amazonaws.com/token-expiration` is a number of seconds), so a key there named like
@@ -46,16 +45,10 @@ KNOWN_VALUES: dict[str, tuple[re.Pattern, str]] = {
 }
 
 
-def _teams(ctx: RuleContext) -> list[str]:
-    if ctx.config.teams is not None:
-        return sorted(ctx.config.teams)
-    return sorted({p.model.metadata.team for p in ctx.repo.projects})
-
-
 def _levels(ctx: RuleContext):
     """(path of the storage mapping, Storage, teams it applies to, environments it applies to)."""
     config = ctx.config
-    teams, envs = _teams(ctx), list(config.environments)
+    teams, envs = layout.teams(ctx.config, ctx.repo.projects), list(config.environments)
     if config.storage is not None:
         yield ("storage",), config.storage, teams, envs
     for team, team_config in sorted((config.teams or {}).items()):
@@ -82,10 +75,10 @@ def _strings(storage):
 def _credential(text: str, is_key: bool) -> str | None:
     if is_key:
         prefix, _, name = text.rpartition("/")
-        if prefix not in IDENTITY_PREFIXES and CREDENTIAL_NAME.search(name):
+        if prefix not in IDENTITY_PREFIXES and named_like_credential(name):
             return "is named like a credential and has a literal value"
         return None
-    if CREDENTIAL_VALUE.search(text):
+    if looks_like_credential(text):
         return "looks like a credential"
     return None
 
@@ -154,10 +147,10 @@ def _substituted_problem(name, path, text, is_key, settings, teams, envs):
                 if pattern is not None and not pattern.match(value):
                     return codes.ANNOTATION_VALUE, (f"`{key}: {value}`{context}: the value must be {wanted}")
             elif name == SECRETS:
-                if not _is_subdomain(value):
+                if not is_dns1123_subdomain(value):
                     return codes.SECRET_NAME, (f"Secret name `{value}`{context} is not a DNS-1123 subdomain: "
                                                f"{_subdomain_hint(value)}")
-            elif not _is_subdomain(value):
+            elif not is_dns1123_subdomain(value):
                 return codes.PIPELINE_SERVICE_ACCOUNT, (
                     f"`pipelineServiceAccount: {value}`{context} is not a ServiceAccount name: "
                     f"{_subdomain_hint(value)}")
@@ -180,15 +173,11 @@ def _describe(name: str, path: tuple, is_key: bool) -> str:
     return "`pipelineServiceAccount`"
 
 
-def _is_subdomain(value: str) -> bool:
-    return 0 < len(value) <= 253 and bool(DNS1123_SUBDOMAIN.match(value))
-
-
 def _subdomain_hint(value: str) -> str:
     if len(value) > 253:
         return "longer than 253 characters"
-    suggestion = re.sub(r"[^a-z0-9.-]+", "-", value.lower()).strip("-.")
-    hint = f" (try `{suggestion}`)" if suggestion and suggestion != value and _is_subdomain(suggestion) else ""
+    suggestion = subdomain_suggestion(value)
+    hint = f" (try `{suggestion}`)" if suggestion else ""
     return f"use lowercase letters, digits, '-' and '.'{hint}"
 
 
@@ -198,14 +187,14 @@ def _key_problem(key: str) -> str | None:
         return "has an empty prefix before `/`"
     if prefix and "/" in prefix:
         return "has more than one `/`: a key is `[<prefix>/]<name>`"
-    if prefix and not (len(prefix) <= 253 and DNS1123_SUBDOMAIN.match(prefix)):
+    if prefix and not is_dns1123_subdomain(prefix):
         return f"has a prefix `{prefix}` that is not a DNS-1123 subdomain (lowercase, at most 253 characters)"
     if prefix == RESERVED_PREFIX or prefix.endswith("." + RESERVED_PREFIX):
         return f"uses `{RESERVED_PREFIX}/`, which mlopsc keeps for its own lineage annotations"
     if not name:
         return "has no name after the prefix"
-    if len(name) > 63:
-        return f"has a name part of {len(name)} characters; at most 63"
+    if len(name) > MAX_LABEL:
+        return f"has a name part of {len(name)} characters; at most {MAX_LABEL}"
     if not QUALIFIED_NAME.match(name):
         return ("has a name part that is not a qualified name: letters, digits, '-', '_' and '.', "
                 "starting and ending with a letter or digit")

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from ... import codes, layout
+from ..k8s_names import is_config_key, is_dns1123_subdomain, subdomain_suggestion
 from . import RuleContext, rule
-
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 @rule
@@ -19,13 +15,13 @@ def write_back(ctx: RuleContext):
         return
     where = ("gitops", "writeBack")
     secret, key = wb.credentials.secret, wb.credentials.key
-    if len(secret) > 253 or not DNS1123_SUBDOMAIN.match(secret):
-        hint = re.sub(r"[^a-z0-9.-]+", "-", secret.lower()).strip("-.")
+    if not is_dns1123_subdomain(secret):
+        hint = subdomain_suggestion(secret)
         yield codes.WRITEBACK_SECRET_NAME.at(
             doc.position(where + ("credentials", "secret")),
             f"`{secret}` is not a Secret name: use lowercase letters, digits, '-' and '.'"
-            + (f" (try `{hint}`)" if hint and DNS1123_SUBDOMAIN.match(hint) else ""))
-    if len(key) > 253 or not SECRET_KEY.match(key) or key in (".", ".."):
+            + (f" (try `{hint}`)" if hint else ""))
+    if not is_config_key(key) or key in (".", ".."):
         yield codes.WRITEBACK_SECRET_KEY.at(
             doc.position(where + ("credentials", "key")),
             f"`{key}` is not a Secret data key: use letters, digits, '-', '_' and '.'")
