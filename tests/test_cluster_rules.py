@@ -288,3 +288,24 @@ def test_target_revision_is_a_git_ref_name(example_repo, revision, ok):
     edit(example_repo / CONFIG, "targetRevision: main", f"targetRevision: '{revision}'")
     expected = [] if ok else [value_at(example_repo, CONFIG, f"targetRevision: '{revision}'", "targetRevision: ")]
     assert found(example_repo, "K024", CONFIG) == expected
+
+
+@pytest.mark.parametrize("key, ok", [("api-key", True), (".hidden", True), (".", False), ("..", False),
+                                     ("..data", False), ("a" * 253, True), ("a" * 254, False)])
+def test_secret_key_is_what_a_mounted_volume_can_name(example_repo, key, ok):
+    """IsConfigMapKey: `.`, `..` and keys starting with `..` are refused (the kubelet's `..data`)."""
+    edit(example_repo / FRAUD, "WANDB_API_KEY: {secret: wandb, key: api-key}",
+         f"WANDB_API_KEY: {{secret: wandb, key: '{key}'}}")
+    expected = [] if ok else [value_at(example_repo, FRAUD, f"key: '{key}'", "key: ")]
+    assert found(example_repo, "K023", FRAUD) == expected
+
+
+def test_a_trailing_newline_never_passes_a_grammar(example_repo):
+    """A YAML block scalar ends in a newline; `$` would let it through, `\\Z` does not."""
+    sha = "4f944542e06cd6f28fa72685120ec1c9e2b84a27"
+    edit(example_repo / FRAUD, f"code: {{repo: https://git.example.com/risk/fraud.git, commit: {sha}, path: features}}",
+         f"code:\n        repo: https://git.example.com/risk/fraud.git\n        commit: |\n          {sha}\n"
+         f"        path: features")
+    result = json.loads(run_mlopsc("validate", "--format", "json", cwd=example_repo).out)
+    assert [(d["code"], d["line"]) for d in result if d["path"] == FRAUD and d["severity"] == "error"] == [
+        ("P004", line_col(example_repo / FRAUD, "commit: |")[0])]

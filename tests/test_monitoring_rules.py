@@ -195,3 +195,12 @@ def test_a_refused_mlopsc_yaml_is_one_error_not_a_missing_pushgateway(bundled_re
     config.symlink_to("settings.yaml")
     assert [(d["code"], d["path"]) for d in diagnostics(bundled_repo) if d["severity"] == "error"] == [
         ("Y006", "mlopsc.yaml")]
+
+
+def test_an_evaluation_schedule_on_day_of_week_7_is_refused_as_kfp_would(bundled_repo):
+    """evaluate.schedule becomes a KFP recurring run like spec.schedule: robfig/cron refuses a 7."""
+    edit(bundled_repo / FRAUD, 'schedule: "0 6 * * *"', 'schedule: "0 6 * * 7"')
+    found = [d for d in diagnostics(bundled_repo) if d["severity"] == "error"]
+    assert [(d["code"], d["path"], d["line"], d["column"]) for d in found] == [
+        ("S011", FRAUD, *line_col(bundled_repo / FRAUD, '"0 6 * * 7"'))]
+    assert "write Sunday as 0 or SUN" in found[0]["message"]

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..frontend.loader import UsageError
 from ..middle.images import SHA256_DIGEST
 
-PROJECT = re.compile(r"^[^/\s]+/[^/\s]+$")
+PROJECT = re.compile(r"^[^/\s]+/[^/\s]+\Z")
 
 
 def add_parser(sub) -> None:

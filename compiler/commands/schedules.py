@@ -35,7 +35,7 @@ from ..middle.schedules import record_hash
 
 MAX_INPUT_BYTES = 4 * 1024 * 1024
 MARKER = re.compile(r"mlopsc-owner=([a-z0-9][a-z0-9.-]*) mlopsc-hash=([0-9a-f]{64})")
-NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,251}[a-z0-9])?$")
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,251}[a-z0-9])?\Z")
 RECORD_FIELDS = {"name": str, "pipeline": str, "namespace": str, "cron": str, "maxConcurrency": int,
                  "noCatchup": bool, "hash": str}
 OPTIONAL_FIELDS = {"serviceAccount": str}

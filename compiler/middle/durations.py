@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-TIMEOUT = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$")
+TIMEOUT = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?\Z")
 _PART = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 

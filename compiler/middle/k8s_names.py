@@ -31,7 +31,10 @@ def is_dns1123_subdomain(name: str) -> bool:
 
 
 def is_config_key(key: str) -> bool:
-    return len(key) <= MAX_SUBDOMAIN and bool(CONFIG_KEY.match(key))
+    """IsConfigMapKey: also neither `.` nor `..`, nor starting with `..` (a key is a file name
+    in a mounted volume, and `..data` is the kubelet's own)."""
+    return (len(key) <= MAX_SUBDOMAIN and bool(CONFIG_KEY.match(key)) and key not in (".", "..")
+            and not key.startswith(".."))
 
 
 def dns1123_label_message(what: str, name: object) -> str:

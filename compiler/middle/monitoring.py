@@ -38,9 +38,9 @@ def has_slo(target: ServingTarget) -> bool:
 
 
 # -------------------------------------------------------------------------------- durations
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)\Z")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-WINDOW = re.compile(r"^([1-9]\d*)(d|h)$")
+WINDOW = re.compile(r"^([1-9]\d*)(d|h)\Z")
 
 
 def duration_seconds(text: str) -> float | None:
@@ -93,7 +93,7 @@ KNATIVE_METRICS_PORT = 9091
 KSERVE_HTTP_PORT = 8080
 # The label every monitor adds to the series it scrapes, so rules select one target's series.
 SERVING_LABEL = "mlopsc_serving"
-METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 SELECTOR = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<matchers>.*)\})?$", re.S)
 
 

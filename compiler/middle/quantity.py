@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_CEILING, Context, Decimal, DecimalException, localcontext
 
-_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
+_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?\Z")
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_SUFFIX = {v: k for k, v in _DECIMAL.items()}
@@ -51,7 +51,7 @@ def _is_exponent(suffix: str) -> bool:
     return len(suffix) > 1 and suffix[0] in "eE"
 
 
-_UNIT_WORDS = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kKmMgGtTpP])(?:i?[bB]|i)?$")
+_UNIT_WORDS = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kKmMgGtTpP])(?:i?[bB]|i)?\Z")
 
 
 def suggest_quantity(value: object) -> str | None:

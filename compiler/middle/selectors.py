@@ -27,7 +27,7 @@ from ..frontend.loader import UsageError, did_you_mean
 from .graph import NODE_KINDS
 
 METHODS = ("team", "project", "kind")
-_ATOM_RE = re.compile(r"^(?P<up>\+)?(?P<body>[^+]+)(?P<down>\+)?$")
+_ATOM_RE = re.compile(r"^(?P<up>\+)?(?P<body>[^+]+)(?P<down>\+)?\Z")
 
 
 class SelectorError(UsageError):

@@ -11,7 +11,7 @@ import re
 from ... import codes
 from ...frontend.loader import did_you_mean
 from .. import refs
-from ..cron import cron_problem
+from ..cron import cron_problem, day_of_week_seven
 from ..k8s_names import label_key_problem, label_value_problem
 from ..monitoring import (BURN_ALERTS, METRIC_NAME, SELECTOR, duration_seconds, live_sources, threshold_bucket_problem,
                           unmeasurable, window_hours)
@@ -175,6 +175,11 @@ def _evaluate(ctx, project, path, name, evaluate):
     if problem:
         yield codes.EVALUATE_SCHEDULE.at(doc.position(path + ("schedule",)),
                                          f"evaluate.schedule `{evaluate.schedule}` {problem}")
+    elif day_of_week_seven(evaluate.schedule):  # it becomes a KFP recurring run too
+        yield codes.CRON_KFP_REFUSES.at(
+            doc.position(path + ("schedule",)),
+            f"evaluate.schedule `{evaluate.schedule}`: Kubeflow Pipelines' cron takes day of week 0-6 and "
+            f"refuses 7; write Sunday as 0 or SUN")
     evaluation = spec.evaluations.get(evaluate.evaluation)
     if evaluation is None:
         if project.is_broken(("spec", "evaluations")):

@@ -12,7 +12,7 @@ from . import RuleContext, rule, tasks
 
 # Task interface names (metrics included) end up as `--<name>` flags, KFP input/output keys inside
 # quoted placeholders, and the left side of a gate.
-IO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
+IO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")
 SECTIONS = ("sources", "steps", "evaluations", "serving")
 
 

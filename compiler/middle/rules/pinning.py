@@ -8,7 +8,7 @@ from ... import codes
 from ..images import IMAGE_DIGEST, SHA256_DIGEST, image_registry, registry_allowed
 from . import RuleContext, containers_in, releases_in, rule, tasks
 
-GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+GIT_SHA = re.compile(r"^[0-9a-f]{40}\Z")
 SOURCE_SCHEMES = ("s3", "gs", "abfss", "hdfs", "https", "pvc", "bq", "table")
 # Labels that move: a version written like this names no particular snapshot.
 MOVING_LABELS = {"", "latest", "current", "head", "main", "master", "stable", "newest", "live", "*", "any"}

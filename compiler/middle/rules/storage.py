@@ -26,22 +26,22 @@ UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # What the systems that read these annotations accept, and how to say it.
 KNOWN_VALUES: dict[str, tuple[re.Pattern, str]] = {
     "iam.gke.io/gcp-service-account": (
-        re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9][a-z0-9.:-]*\.gserviceaccount\.com$"),
+        re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9][a-z0-9.:-]*\.gserviceaccount\.com\Z"),
         "a Google service account email, `<name>@<project>.iam.gserviceaccount.com`, whose name "
         "has 6 to 30 lowercase letters, digits and '-'"),
     "eks.amazonaws.com/role-arn": (
-        re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"),
+        re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z"),
         "an IAM role ARN, `arn:aws:iam::<12-digit account>:role/<name>`"),
-    "eks.amazonaws.com/token-expiration": (re.compile(r"^\d+$"), "a number of seconds, e.g. `86400`"),
-    "eks.amazonaws.com/sts-regional-endpoints": (re.compile(r"^(true|false)$"), "`true` or `false`"),
+    "eks.amazonaws.com/token-expiration": (re.compile(r"^\d+\Z"), "a number of seconds, e.g. `86400`"),
+    "eks.amazonaws.com/sts-regional-endpoints": (re.compile(r"^(true|false)\Z"), "`true` or `false`"),
     "azure.workload.identity/client-id": (re.compile(f"^{UUID}$"), "a client id (a UUID)"),
     "azure.workload.identity/tenant-id": (re.compile(f"^{UUID}$"), "a tenant id (a UUID)"),
     "serving.kserve.io/s3-endpoint": (
-        re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$"),
+        re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?\Z"),
         "a host with an optional port and no scheme (KServe adds `https://` or `http://` "
         "from `serving.kserve.io/s3-usehttps`)"),
-    "serving.kserve.io/s3-usehttps": (re.compile(r"^[01]$"), "`1` or `0`"),
-    "serving.kserve.io/s3-verifyssl": (re.compile(r"^[01]$"), "`1` or `0`"),
+    "serving.kserve.io/s3-usehttps": (re.compile(r"^[01]\Z"), "`1` or `0`"),
+    "serving.kserve.io/s3-verifyssl": (re.compile(r"^[01]\Z"), "`1` or `0`"),
 }
 
 

@@ -21,7 +21,7 @@ def write_back(ctx: RuleContext):
             doc.position(where + ("credentials", "secret")),
             f"`{secret}` is not a Secret name: use lowercase letters, digits, '-' and '.'"
             + (f" (try `{hint}`)" if hint else ""))
-    if not is_config_key(key) or key in (".", ".."):
+    if not is_config_key(key):
         yield codes.WRITEBACK_SECRET_KEY.at(
             doc.position(where + ("credentials", "key")),
             f"`{key}` is not a Secret data key: use letters, digits, '-', '_' and '.'")
