@@ -153,8 +153,9 @@ def test_the_page_loads_without_console_errors_and_shows_every_project(browser, 
     assert not errors, errors
     titles = [t.text.split()[0] for t in browser.find_elements(By.CSS_SELECTOR, ".project-band .band-title")
               if t.is_displayed()]
-    assert titles == [p.model.metadata.name for p in checked_examples.projects if p.model.metadata.team == "growth"] + \
-        [p.model.metadata.name for p in checked_examples.projects if p.model.metadata.team == "risk"]
+    # The page's own team first, then the other teams' parts of projects.
+    assert titles == [p.model.metadata.name for p in checked_examples.projects if p.model.metadata.team == "risk"] + \
+        [p.model.metadata.name for p in checked_examples.projects if p.model.metadata.team == "growth"]
     shown = {e.get_attribute("data-project") for e in browser.find_elements(By.CSS_SELECTOR, "g.node")
              if e.is_displayed()}
     assert shown == {p.key for p in checked_examples.projects}
@@ -213,20 +214,60 @@ def test_clicking_a_release_highlights_its_upstream(loaded):
     assert not _classes(_node(loaded, OTHER_TEAMS_SERVING)) & {"upstream", "downstream"}
 
 
-def test_filtering_by_team_keeps_only_that_teams_projects(loaded):
+def test_filtering_by_project_restacks_the_bands(loaded):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     growth_train = _node(loaded, "growth/merchant-recs:steps.train")
     risk_train = _node(loaded, "risk/fraud-detection:steps.train")
-    before = risk_train.rect["y"]
-    Select(loaded.find_element(By.ID, "team-filter")).select_by_value("risk")
-    assert not growth_train.is_displayed()
-    assert risk_train.is_displayed()
-    assert risk_train.rect["y"] < before  # risk's band moved up into the space growth left
+    before = growth_train.rect["y"]
+    Select(loaded.find_element(By.ID, "project-filter")).select_by_value("growth/merchant-recs")
+    assert not risk_train.is_displayed()
+    assert growth_train.is_displayed()
+    assert growth_train.rect["y"] < before  # growth's band moved up into the space risk's left
     cross = loaded.find_elements(By.CSS_SELECTOR, "path.edge.cross-team")
     assert cross and not any(e.is_displayed() for e in cross)
-    Select(loaded.find_element(By.ID, "team-filter")).select_by_value("")
-    Select(loaded.find_element(By.ID, "project-filter")).select_by_value("growth/merchant-recs")
+    Select(loaded.find_element(By.ID, "project-filter")).select_by_value("")
+    assert risk_train.is_displayed() and growth_train.rect["y"] == before
+
+
+def test_a_team_page_shows_its_own_team_first_in_view(loaded):
+    """Another team's part of a project comes after the page's team, marked as what it is, and its
+    band starts at its first node rather than spanning the page empty."""
+    from selenium.webdriver.common.by import By
+
+    assert _node(loaded, "risk/fraud-detection:steps.train").rect["y"] < 1000  # no scrolling needed
+    bands = [b for b in loaded.find_elements(By.CSS_SELECTOR, "g.band") if b.is_displayed()]
+    assert [b.get_attribute("data-team") for b in bands][:2] == ["risk", "risk"]
+    relation = loaded.find_element(By.CSS_SELECTOR, 'g.team-band[data-team="growth"] .team-relation')
+    assert relation.text.startswith("downstream of risk")
+    growth = loaded.find_element(By.CSS_SELECTOR, 'g.project-band[data-team="growth"]')
+    assert "(part)" in growth.find_element(By.CSS_SELECTOR, ".band-title").text
+    first = min(e.rect["x"] for e in loaded.find_elements(By.CSS_SELECTOR, 'g.node[data-team="growth"]'))
+    assert 0 < first - growth.find_element(By.CSS_SELECTOR, ".band-bg").rect["x"] <= 2 * lineage_html.BAND_PAD
+
+
+def test_a_team_page_links_to_the_index_and_the_other_teams(loaded, pages):
+    from selenium.webdriver.common.by import By
+
+    assert not loaded.find_elements(By.ID, "team-filter")  # a team page switches pages instead
+    nav = loaded.find_element(By.CSS_SELECTOR, "nav.team-nav")
+    current = nav.find_element(By.CSS_SELECTOR, "[aria-current=page]")
+    assert current.text == "risk"
+    nav.find_element(By.LINK_TEXT, "growth").click()
+    assert loaded.current_url.endswith("/lineage/teams/growth.html")
     assert _node(loaded, "growth/merchant-recs:steps.train").is_displayed()
-    assert not _node(loaded, SOURCE).is_displayed()
+    loaded.find_element(By.PARTIAL_LINK_TEXT, "All teams").click()
+    assert loaded.current_url.endswith("/lineage/index.html")
+
+
+def test_a_team_has_the_same_colour_on_the_index_and_every_page(pages):
+    index = (pages / lineage_html.PATH).read_text(encoding="utf-8")
+    on_index = dict(re.findall(r'id="team-([a-z0-9-]+)" style="--team:(#[0-9a-f]{6})"', index))
+    assert sorted(on_index) == ["growth", "risk"] and len(set(on_index.values())) == 2
+    for team in on_index:
+        html = (pages / lineage_html.team_path(team)).read_text(encoding="utf-8")
+        pills = dict(re.findall(r'data-team="([a-z0-9-]+)">\s*<rect class="team-pill"[^>]*fill:(#[0-9a-f]{6})', html))
+        nav = dict(re.findall(r'style="--team:(#[0-9a-f]{6})">([a-z0-9-]+)</a>', html))
+        assert pills and all(on_index[t] == color for t, color in pills.items())
+        assert {t: c for c, t in nav.items()} == on_index

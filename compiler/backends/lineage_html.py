@@ -11,7 +11,8 @@ The compiler computes the whole layout, so the file is deterministic and diffs c
   (a step sits one level right of every step whose output it reads, across projects too) │
   evaluations │ serving targets │ releases per environment;
   rows grouped by team, then project (one band per project), nodes within a column ordered by
-  the rows of what they read, so edges run mostly straight.
+  the rows of what they read, so edges run mostly straight. A team's page puts its own team
+  first; another team's partial project is marked as such and its band starts at its first node.
 Code, image and gate nodes are shown as attributes of their step or evaluation rather than as
 boxes; an evaluation's gates draw one edge to each serving target they gate. The script only
 filters bands, shows a node's attributes and highlights its upstream and downstream.
@@ -87,6 +88,8 @@ class _Page:
         # A team's page: the subgraph of the projects it shows (see team_nodes).
         self.g: nx.DiGraph = checked.lineage.graph if nodes is None else checked.lineage.graph.subgraph(nodes)
         self.team = team
+        # A team's colour is the same on every page: its place among all the repository's teams.
+        self.colors = team_colors(checked)
         self.projects = checked.lineage.projects
         self.env_order = {env: i for i, env in enumerate(checked.config.environments)}
         self.has_monitors = any(kind == "monitor" for _, kind in self.g.nodes(data="kind"))
@@ -234,10 +237,14 @@ class _Page:
         for box in boxes:
             by_team.setdefault(box.team, {}).setdefault(box.project, []).append(box)
         bands, y = [], TOP
-        for ti, team in enumerate(sorted(by_team)):
-            color = TEAM_COLORS[ti % len(TEAM_COLORS)]
+        # A team's page shows its own team first, then the other teams' partial projects, each
+        # marked as upstream and/or downstream of it.
+        order = sorted(by_team, key=lambda t: (t != self.team, t))
+        relation = self.relations()
+        for team in order:
+            color = self.colors[team]
             bands.append({"type": "team", "team": team, "y": y, "color": color,
-                          "projects": sorted(by_team[team])})
+                          "projects": sorted(by_team[team]), "relation": relation.get(team, "")})
             y += TEAM_HEAD
             for project in sorted(by_team[team]):
                 members = by_team[team][project]
@@ -259,7 +266,12 @@ class _Page:
                     rows_used = max(rows_used, last + 1)
                 height = BAND_HEAD + rows_used * ROW_H + BAND_PAD
                 owners = self.projects[project].model.metadata.owners
-                bands.append({"type": "project", "team": team, "project": project, "y": y,
+                # Another team's project on a team's page shows only part of it: its band starts
+                # where its first node does, so it reads as that part rather than an empty band.
+                partial = self.team is not None and team != self.team
+                left = LEFT + (min(box.column for box in members) if partial else 0) * COL_W - BAND_PAD
+                bands.append({"type": "project", "team": team, "project": project, "y": y, "x": left,
+                              "partial": partial,
                               "height": height, "color": color,
                               "name": project.split("/", 1)[1], "owners": ", ".join(owners),
                               "description": self.projects[project].model.metadata.description or ""})
@@ -268,6 +280,24 @@ class _Page:
                     box.y = y + BAND_HEAD + box.row * ROW_H
                 y += height + BAND_GAP
         return bands, y
+
+    def relations(self) -> dict[str, str]:
+        """On a team's page, each other team shown: "upstream", "downstream" or both, of the team."""
+        if self.team is None:
+            return {}
+        ups: set[str] = set()
+        downs: set[str] = set()
+        for a, b in self.g.edges:
+            ta, tb = self.g.nodes[a]["team"], self.g.nodes[b]["team"]
+            if ta != tb and tb == self.team:
+                ups.add(ta)
+            elif ta != tb and ta == self.team:
+                downs.add(tb)
+        words = {}
+        for t in ups | downs:
+            where = " and ".join(w for w, s in (("upstream", ups), ("downstream", downs)) if t in s)
+            words[t] = f"{where} of {self.team}"
+        return words
 
     def render(self) -> str:
         edges = self.shown_edges()
@@ -306,6 +336,7 @@ class _Page:
         return _template("index.html.j2").render(
             team=self.team, index_href="../index.html" if self.team else None,
             team_hrefs={t: f"{t}.html" for t in teams if t != self.team} if self.team else {},
+            all_teams=[{"team": t, "href": f"{t}.html", "color": self.colors[t]} for t in sorted(self.colors)],
             css=jinja2.utils.markupsafe.Markup(_asset("lineage.css")),
             js=jinja2.utils.markupsafe.Markup(_asset("lineage.js")),
             data=jinja2.utils.markupsafe.Markup(_script_json(data)),
@@ -313,7 +344,6 @@ class _Page:
             node_w=NODE_W, node_h=NODE_H, counts=counts, teams=teams,
             projects=sorted({b.project for b in boxes}),
             repo=self.checked.config.gitops.repoURL,
-            team_colors={band["team"]: band["color"] for band in bands if band["type"] == "team"},
         )
 
 
@@ -369,6 +399,11 @@ def teams(checked: CheckedRepository) -> list[str]:
     return sorted({p.model.metadata.team for p in checked.projects})
 
 
+def team_colors(checked: CheckedRepository) -> dict[str, str]:
+    """Each team's colour, by its place among all teams (the index and every page agree)."""
+    return {team: TEAM_COLORS[i % len(TEAM_COLORS)] for i, team in enumerate(teams(checked))}
+
+
 def team_nodes(checked: CheckedRepository, team: str) -> set[str]:
     """The nodes of a team's page: its projects' nodes, and in another team's project that one of
     them has an edge to or from, what leads to that edge there (upstream of a model the team
@@ -403,6 +438,7 @@ def render_index(checked: CheckedRepository) -> str:
     g = checked.lineage.graph
     kinds: dict[str, dict[str, int]] = {team: {} for team in teams(checked)}
     feeds: dict[str, set[str]] = {team: set() for team in kinds}
+    fed_by: dict[str, set[str]] = {team: set() for team in kinds}
     for n, data in g.nodes(data=True):
         counts = kinds.setdefault(data["team"], {})
         counts[data["kind"]] = counts.get(data["kind"], 0) + 1
@@ -410,15 +446,21 @@ def render_index(checked: CheckedRepository) -> str:
         ta, tb = g.nodes[a]["team"], g.nodes[b]["team"]
         if ta != tb:
             feeds.setdefault(ta, set()).add(tb)
+            fed_by.setdefault(tb, set()).add(ta)
     projects: dict[str, list[str]] = {}
     for p in checked.projects:
         projects.setdefault(p.model.metadata.team, []).append(p.model.metadata.name)
+    colors = team_colors(checked)
     rows = [{"team": team, "href": f"teams/{team}.html", "projects": sorted(projects.get(team, [])),
-             "kinds": kinds[team], "feeds": sorted(feeds.get(team, ()))} for team in teams(checked)]
+             "kinds": kinds[team], "color": colors[team],
+             "feeds": [{"team": t, "color": colors[t]} for t in sorted(feeds.get(team, ()))],
+             "fed_by": [{"team": t, "color": colors[t]} for t in sorted(fed_by.get(team, ()))]}
+            for team in teams(checked)]
+    totals = {kind: sum(row["kinds"].get(kind, 0) for row in rows) for kind in SHOWN_KINDS}
     return _template("teams.html.j2").render(
-        rows=rows, repo=checked.config.gitops.repoURL, projects=len(checked.projects),
+        rows=rows, repo=checked.config.gitops.repoURL, projects=len(checked.projects), totals=totals,
         monitors=any(row["kinds"].get("monitor") for row in rows),
-        css=jinja2.utils.markupsafe.Markup(_asset("index.css")))
+        css=jinja2.utils.markupsafe.Markup(_asset("lineage.css") + _asset("index.css")))
 
 
 def emit(checked: CheckedRepository) -> list[Document]:

@@ -105,7 +105,8 @@
   }
 
   function filter() {
-    const team = document.getElementById("team-filter").value;
+    const teamFilter = document.getElementById("team-filter");  // a team's page links to the others instead
+    const team = teamFilter ? teamFilter.value : "";
     const project = document.getElementById("project-filter").value;
     const shown = (b) => (!team || b.team === team) && (!project || b.project === project);
     const visibleTeams = new Set(data.bands.filter((b) => b.type === "project" && shown(b)).map((b) => b.team));
@@ -150,7 +151,7 @@
     if (node && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); select(node.dataset.id); }
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") select(null); });
-  document.getElementById("team-filter").addEventListener("change", filter);
+  if (document.getElementById("team-filter")) document.getElementById("team-filter").addEventListener("change", filter);
   document.getElementById("project-filter").addEventListener("change", filter);
   // `index.html#<node id>` opens with that node selected (links from reviews and model cards).
   const fromHash = () => select(decodeURIComponent(location.hash.replace(/^#/, "")) || null);
