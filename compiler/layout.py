@@ -129,7 +129,6 @@ KFP_TOKEN_AUDIENCE = "pipelines.kubeflow.org"
 EVIDENCE_DIR = "evidence"
 GIT_TOKEN_ENV = "MLOPSC_GIT_TOKEN"  # the release task's Git token, from gitops.writeBack.credentials
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
-_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 
 
 def safe_run_id(run: str) -> str:
@@ -146,14 +145,25 @@ def release_branch(prefix: str, team: str, project: str, serving: str, run: str)
     return f"{prefix}{team}-{project}-{serving}-{safe_run_id(run)}"
 
 
+def ref_name_problem(name: str) -> str | None:
+    """Why `name` is not a ref name `git check-ref-format --branch` accepts (a branch, a tag, a
+    commit), or None. One grammar for gitops.targetRevision (K024), branchPrefix (S032) and the
+    branches `release propose` pushes."""
+    if not name or any(c.isspace() or not c.isprintable() or c in "~^:?*[\\" for c in name):
+        return "is empty or holds white space, control characters or one of `~ ^ : ? * [ \\`"
+    if ".." in name or "@{" in name or "//" in name or name == "@":
+        return "holds `..`, `@{` or `//`"
+    if name.startswith(("/", ".", "-")) or name.endswith(("/", ".")) or "/." in name:
+        return "starts or ends with `/` or `.`, or starts with `-`"
+    if any(part.endswith(".lock") for part in name.split("/")):
+        return "has a part ending in `.lock`"
+    return None
+
+
 def is_branch_name(name: str) -> bool:
-    """What `git check-ref-format --branch` accepts (for names without `@{-N}`)."""
-    if not name or name == "@" or name.startswith(("-", "/")) or name.endswith(("/", ".")):
-        return False
-    if _REF_FORBIDDEN.search(name):
-        return False
-    return all(part and not part.startswith(".") and not part.endswith(".lock")
-               for part in name.split("/"))
+    return ref_name_problem(name) is None
+
+
 CONFIG_FILE = "mlopsc.yaml"
 
 

@@ -283,7 +283,8 @@ def test_release_uri_is_a_url_kserve_can_download(example_repo, uri, ok):
 @pytest.mark.parametrize("revision, ok", [("main", True), ("release/2026-11", True), ("v1.2.3", True),
                                           ("64c6b3587f843e585763a3397de11dd335e81a5e", True), ("HEAD", True),
                                           ("my branch", False), ("a..b", False), ("feature/", False),
-                                          ("x.lock", False), ("a:b", False), ("", False)])
+                                          ("x.lock", False), ("a.lock/b", False), ("a/.b", False), ("a:b", False),
+                                          ("", False)])
 def test_target_revision_is_a_git_ref_name(example_repo, revision, ok):
     edit(example_repo / CONFIG, "targetRevision: main", f"targetRevision: '{revision}'")
     expected = [] if ok else [value_at(example_repo, CONFIG, f"targetRevision: '{revision}'", "targetRevision: ")]

@@ -576,3 +576,12 @@ def test_write_back_settings_are_checked_where_they_are_written(tmp_path):
     assert [c[0] for c in unknown] == ["S001"]
     missing = _config_codes(tmp_path / "missing", "{branchPrefix: x/}")
     assert [c[0] for c in missing] == ["S002"]
+
+
+def test_branch_names_follow_gits_grammar():
+    """One grammar for targetRevision (K024), branchPrefix (S032) and the pushed branches."""
+    from compiler.layout import is_branch_name
+
+    assert is_branch_name("mlopsc/release/risk-fraud-detection-fraud-api-run-0142")
+    for name in ("a.lock/b", "a/.b", "a..b", "a//b", "-a", "a/", "a b", "a\u00a0b", "@", "a@{b", "a~1"):
+        assert not is_branch_name(name), name

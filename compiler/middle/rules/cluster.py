@@ -15,7 +15,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from ... import codes
+from ... import codes, layout
 from ...frontend.models import SecretRef
 from ..images import image_problem
 from ..k8s_names import (ENV_VAR_NAME, dns1123_label_message, is_config_key, is_dns1123_label,
@@ -81,17 +81,6 @@ def repo_url_problem(url: str) -> str | None:
     return url_problem(url, ("https", "http", "ssh"))
 
 
-def revision_problem(ref: str) -> str | None:
-    """Why `ref` is not a name `git check-ref-format` accepts (a branch, tag or commit), or None."""
-    if not ref or any(c.isspace() or not c.isprintable() or c in "~^:?*[\\" for c in ref):
-        return "is empty or holds white space, control characters or one of `~ ^ : ? * [ \\`"
-    if ".." in ref or "@{" in ref or "//" in ref or ref == "@":
-        return "holds `..`, `@{` or `//`"
-    if ref.startswith(("/", ".", "-")) or ref.endswith(("/", ".", ".lock")) or "/." in ref:
-        return "starts or ends with `/` or `.`, starts with `-`, or ends with `.lock`"
-    return None
-
-
 # -- where they apply -----------------------------------------------------------------------------
 @rule
 def repository_settings(ctx: RuleContext):
@@ -119,7 +108,7 @@ def repository_settings(ctx: RuleContext):
         yield codes.INVALID_URL.at(explicit(("gitops", "repoURL")),
                                    f"gitops.repoURL `{config.gitops.repoURL}` {problem}: Argo CD clones "
                                    f"https://, ssh:// or git@<host>:<path> URLs")
-    problem = revision_problem(config.gitops.targetRevision)
+    problem = layout.ref_name_problem(config.gitops.targetRevision)
     if problem:
         yield codes.INVALID_REVISION.at(explicit(("gitops", "targetRevision")),
                                         f"gitops.targetRevision `{config.gitops.targetRevision}` {problem}: it is "
