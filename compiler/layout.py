@@ -125,6 +125,11 @@ SCHEDULES_MOUNT = "/etc/mlopsc/schedules"      # where the Job mounts the Config
 SCHEDULES_KEY = "schedules.json"               # the ConfigMap's one data key
 KFP_TOKEN_PATH = "/var/run/secrets/kfp/token"  # the projected ServiceAccount token
 KFP_TOKEN_AUDIENCE = "pipelines.kubeflow.org"
+# What `mlopsc evidence report` pushes to the Pushgateway, and what the PrometheusRule's evaluation
+# alerts and the dashboard select: one spelling for both sides.
+EVALUATION_JOB = "mlopsc-evaluation"
+EVALUATION_METRIC_GAUGE = "mlopsc_evaluation_metric"
+EVALUATION_GATE_GAUGE = "mlopsc_evaluation_gate_passed"
 # Release write-back (`mlopsc release propose`): where a proposal's evidence goes and its branch.
 EVIDENCE_DIR = "evidence"
 GIT_TOKEN_ENV = "MLOPSC_GIT_TOKEN"  # the release task's Git token, from gitops.writeBack.credentials

@@ -37,11 +37,10 @@ SCRAPE_INTERVAL = "30s"
 # How long no serving pod may be scraped before MlopscMetricsMissing (a rollout takes minutes).
 SCRAPE_GRACE = "15m"
 # What continuous evaluations push (compiler/commands/evidence.py, `evidence report`).
-EVALUATION_JOB = "mlopsc-evaluation"
-METRIC_GAUGE = "mlopsc_evaluation_metric"
-GATE_GAUGE = "mlopsc_evaluation_gate_passed"
+EVALUATION_JOB = layout.EVALUATION_JOB
+METRIC_GAUGE = layout.EVALUATION_METRIC_GAUGE
+GATE_GAUGE = layout.EVALUATION_GATE_GAUGE
 RECORD = "mlopsc:sli_error:ratio_rate"
-SLIS = ("availability", "latency")
 
 
 def emit(checked: CheckedRepository) -> list[Document]:

@@ -22,6 +22,7 @@ import re
 import sys
 from pathlib import Path
 
+from .. import layout
 from ..frontend.loader import UsageError
 from ..middle.images import SHA256_DIGEST
 
@@ -165,7 +166,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------- evidence report
-REPORT_JOB = "mlopsc-evaluation"  # the Pushgateway job; the PrometheusRule alerts select it
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -209,11 +209,11 @@ def run_report(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry, Gauge, push_to_gateway  # 0.2 s: only here
 
     registry = CollectorRegistry()
-    metric = Gauge("mlopsc_evaluation_metric", "A metric of the latest continuous evaluation of the model in service",
+    metric = Gauge(layout.EVALUATION_METRIC_GAUGE, "A metric of the latest continuous evaluation of the model in service",
                    ["metric"], registry=registry)
     for name, value in sorted(evidence.metrics.items()):
         metric.labels(metric=name).set(value)
-    passed = Gauge("mlopsc_evaluation_gate_passed", "1 if the latest continuous evaluation passed the gate, else 0 "
+    passed = Gauge(layout.EVALUATION_GATE_GAUGE, "1 if the latest continuous evaluation passed the gate, else 0 "
                    "(a gate on a metric the evaluation did not report fails)", ["gate", "metric"], registry=registry)
     outcomes = []
     for gate in gates:
@@ -222,7 +222,7 @@ def run_report(args: argparse.Namespace) -> int:
         passed.labels(gate=str(gate), metric=gate.metric).set(1 if ok else 0)
         outcomes.append(f"{gate}: {'passed' if ok else 'FAILED'} ({'no value' if value is None else format(value, 'g')})")
     try:
-        push_to_gateway(args.pushgateway, job=REPORT_JOB, registry=registry, grouping_key=grouping,
+        push_to_gateway(args.pushgateway, job=layout.EVALUATION_JOB, registry=registry, grouping_key=grouping,
                         timeout=args.timeout)
     except OSError as exc:  # URLError, HTTPError, timeouts and refused connections are all OSErrors
         print(f"mlopsc: error: could not push to {args.pushgateway}: {exc}", file=sys.stderr)

@@ -225,7 +225,7 @@ def _print(args, diagnostics: list[Diagnostic], root: Path) -> None:
         print_diagnostics(argparse.Namespace(**{**vars(args), "root": root}), diagnostics, sys.stderr)
 
 
-def _fetch(git: Git, url_shown: str, ref: str) -> str:
+def _fetch(git: Git, ref: str) -> str:
     try:
         git("fetch", "--quiet", "--depth", "1", "--no-tags", "origin", ref)
     except GitFailed as exc:
@@ -245,7 +245,7 @@ def _propose(args, raw: bytes, record, shown: str, url: str, revision: str | Non
     git("init", "--quiet", str(clone))
     git.cwd = clone
     git("remote", "add", "origin", url)
-    base = _fetch(git, redact(url), revision or "HEAD")
+    base = _fetch(git, revision or "HEAD")
     git("checkout", "--quiet", "--detach", base)
 
     def load():
@@ -259,7 +259,7 @@ def _propose(args, raw: bytes, record, shown: str, url: str, revision: str | Non
     target_revision = repo.config.gitops.targetRevision
     if revision is None:
         revision = target_revision
-        commit = _fetch(git, redact(url), revision)
+        commit = _fetch(git, revision)
         if commit != base:
             base = commit
             git("checkout", "--quiet", "--detach", base)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 
 SHA256_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
-IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")  # an image reference pinned by digest
+IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\Z")  # an image reference pinned by digest
 # The image reference grammar (github.com/distribution/reference): a path of lowercase
 # components, an optional registry host (it has a `.` or `:`, or is `localhost`), tag and digest.
 PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
 DOMAIN = re.compile(r"^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
-                    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?$")
+                    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?\Z")
 IPV6_DOMAIN = re.compile(r"^\[[A-Fa-f0-9:]+\](?::[0-9]+)?\Z")
 TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 MAX_IMAGE_NAME = 255

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 _REF_RE = re.compile(
     r"^(?:(?P<team>[^/:\s]+)/(?P<project>[^/:\s]+):)?"
-    r"(?:sources\.(?P<source>[^.\s]+)|steps\.(?P<step>[^.\s]+)\.outputs\.(?P<output>[^.\s]+))$"
+    r"(?:sources\.(?P<source>[^.\s]+)|steps\.(?P<step>[^.\s]+)\.outputs\.(?P<output>[^.\s]+))\Z"
 )
 
 
@@ -51,7 +51,7 @@ _REPAIRS = [
     (re.compile(r"(^|:)source\."), r"\1sources."),
     (re.compile(r"(^|:)step\."), r"\1steps."),
     (re.compile(r"\.output\."), ".outputs."),
-    (re.compile(r"((?:^|:)steps\.[^.\s]+)\.(?!outputs\.)([^.\s]+)$"), r"\1.outputs.\2"),  # steps.s.o
+    (re.compile(r"((?:^|:)steps\.[^.\s]+)\.(?!outputs\.)([^.\s]+)\Z"), r"\1.outputs.\2"),  # steps.s.o
 ]
 
 

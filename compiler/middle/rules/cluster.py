@@ -24,9 +24,8 @@ from . import RuleContext, containers_in, releases_in, resources_in, rule, tasks
 from .serving import STORAGE_SCHEMES
 
 INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
-HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+HOSTNAME = re.compile(r"^(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z")
 SCP_LIKE_GIT = re.compile(r"^[A-Za-z0-9._-]+@([^:/\s]+):[^\s]+\Z")
 
 

@@ -34,8 +34,8 @@ KNOWN_VALUES: dict[str, tuple[re.Pattern, str]] = {
         "an IAM role ARN, `arn:aws:iam::<12-digit account>:role/<name>`"),
     "eks.amazonaws.com/token-expiration": (re.compile(r"^\d+\Z"), "a number of seconds, e.g. `86400`"),
     "eks.amazonaws.com/sts-regional-endpoints": (re.compile(r"^(true|false)\Z"), "`true` or `false`"),
-    "azure.workload.identity/client-id": (re.compile(f"^{UUID}$"), "a client id (a UUID)"),
-    "azure.workload.identity/tenant-id": (re.compile(f"^{UUID}$"), "a tenant id (a UUID)"),
+    "azure.workload.identity/client-id": (re.compile(f"^{UUID}\\Z"), "a client id (a UUID)"),
+    "azure.workload.identity/tenant-id": (re.compile(f"^{UUID}\\Z"), "a tenant id (a UUID)"),
     "serving.kserve.io/s3-endpoint": (
         re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?\Z"),
         "a host with an optional port and no scheme (KServe adds `https://` or `http://` "
