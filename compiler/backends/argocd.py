@@ -47,7 +47,26 @@ RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": 
 
 
 def emit(checked: CheckedRepository) -> list[Document]:
+    return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
+
+
+def units(checked: CheckedRepository) -> list[str]:
+    """What emit_unit can make on its own: "" the AppProjects and the repository's Applications,
+    then each project's Applications."""
+    return [""] + [project.key for project in checked.projects]
+
+
+def emit_unit(checked: CheckedRepository, unit: str) -> list[Document]:
     config, out_dir = checked.config, checked.repo.out_dir
+    if unit:
+        project = checked.lineage.projects[unit]
+        documents = [_pipelines_application(config, out_dir, project)]  # every project has a pipeline
+        released = {env for target in project.model.spec.serving.values()
+                    for env, se in target.environments.items() if se.release is not None}
+        for env in config.environments:  # in promotion order
+            if env in released:
+                documents.append(_serving_application(config, out_dir, project, env))
+        return documents
     teams = sorted(config.teams) if config.teams is not None else sorted(
         {p.model.metadata.team for p in checked.projects})
     documents = [_platform_project(config, teams), _root_application(config, out_dir)]
@@ -55,13 +74,6 @@ def emit(checked: CheckedRepository) -> list[Document]:
         documents += [_platform_application(config, out_dir, env) for env in config.environments]
     documents += [_team_project(config, team) for team in teams]
     documents += [_schedules_application(config, out_dir, team) for team in teams]
-    for project in checked.projects:
-        documents.append(_pipelines_application(config, out_dir, project))  # every project has a pipeline
-        released = {env for target in project.model.spec.serving.values()
-                    for env, se in target.environments.items() if se.release is not None}
-        for env in config.environments:  # in promotion order
-            if env in released:
-                documents.append(_serving_application(config, out_dir, project, env))
     return documents
 
 
