@@ -6,6 +6,7 @@ only here and only when documents are wanted, so `validate` and `graph` stay qui
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,19 +30,20 @@ class Layout:
         return self.root / self.out
 
 
-def load_and_check(layout: Layout) -> CheckedRepository:
+def load_and_check(layout: Layout, yaml_cache=None) -> CheckedRepository:
     return check_repository(load_repository(layout.root, layout.specs, layout.config,
-                                            out_dir=layout.out))
+                                            out_dir=layout.out, yaml_cache=yaml_cache))
 
 
+@functools.lru_cache(maxsize=1)
 def emitters():
     """Every back end, in no particular order: each owns its own paths under generated/."""
     from .backends import (argocd, jsonschema, kfp, kubernetes, lineage_html, lineage_json, model_card,
                            monitoring, openlineage, promotion_history, schedules)
 
-    return [jsonschema.emit, lineage_json.emit, lineage_html.emit, openlineage.emit,
+    return (jsonschema.emit, lineage_json.emit, lineage_html.emit, openlineage.emit,
             kfp.emit, kubernetes.emit, argocd.emit, model_card.emit,
-            promotion_history.emit, schedules.emit, monitoring.emit]
+            promotion_history.emit, schedules.emit, monitoring.emit)
 
 
 def emit_documents(checked: CheckedRepository) -> list[Document]:
@@ -83,6 +85,21 @@ def work_units(checked: CheckedRepository) -> list[tuple[int, str | None]]:
     return units
 
 
+def unit_id(work: tuple[int, str | None]) -> str:
+    """A unit's stable name across compiles (its back end and unit): the incremental caches' key."""
+    return f"{emitters()[work[0]].__module__.rpartition('.')[2]}:{work[1] if work[1] is not None else '*'}"
+
+
+def unit_scope(work: tuple[int, str | None]) -> str | None:
+    """What a unit is about, as the back end declares it (`UNIT_SCOPE`, default a project); None
+    for a unit about the whole repository (compiler/middle/reach.py keys each by what it reads)."""
+    import sys
+
+    if not work[1]:
+        return None
+    return getattr(sys.modules[emitters()[work[0]].__module__], "UNIT_SCOPE", "project")
+
+
 def render_unit(checked: CheckedRepository, work: tuple[int, str | None]) -> list[Rendered]:
     import sys
 
@@ -99,6 +116,19 @@ def _stage_unit(shared, work):
         digest, unchanged = stage(path, data)
         staged.append((path, digest, owner, unchanged))
     return staged
+
+
+def _unit_with_files(shared, work):
+    checked, stage = shared
+    return work, (_stage_unit(shared, work) if stage is not None else render_unit(checked, work))
+
+
+def render_units(checked: CheckedRepository, works: list, jobs: int = 1, stage=None):
+    """(work, its files) for each of `works`: files as render_unit's (path, bytes, owner), or with
+    `stage` as _stage_unit's (path, sha256, owner, unchanged); by `jobs` processes."""
+    from .jobs import parallel_map
+
+    yield from parallel_map(_unit_with_files, (checked, stage), works, jobs)
 
 
 def render_all(checked: CheckedRepository, jobs: int = 1, stage=None):

@@ -152,7 +152,7 @@ RELEASE_EVIDENCE_CONFLICT = _code("E023", "release-evidence-conflict", "The prop
 # The output stage: what mlopsc refuses to write to, read from or move (compiler/output/writer.py)
 OUTPUT_LOCATION = _code("O001", "output-location", "The output directory (`--out`, default `generated`), a directory on its way inside the repository, or `.mlopsc` beside it is a symlink or not a directory: mlopsc never writes through a symlink. Replace it with a real directory.")
 OUTPUT_IN_THE_WAY = _code("O002", "output-in-the-way", "A directory mlopsc did not write stands where it writes a file, or a file it did not write stands where it writes a directory. mlopsc never moves, renames or removes a file it does not own: move it away, then compile.")
-INVENTORY_UNTRUSTED = _code("O003", "inventory-untrusted", "generated/.mlopsc-inventory.json names a path that is not inside generated/ (absolute, `..`, control characters): the inventory is not trusted, and nothing is read or written by it. Restore it from Git or delete it.")
+INVENTORY_UNTRUSTED = _code("O003", "inventory-untrusted", "The inventory (generated/.mlopsc-inventory.json or one of its parts under generated/.mlopsc-inventory/) names a path that is not inside generated/ (absolute, `..`, control characters): the inventory is not trusted, and nothing is read or written by it. Restore it from Git or delete it.")
 OUTPUT_NOT_REGULAR = _code("O004", "output-not-regular", "A symlink, FIFO, socket or device stands in generated/: mlopsc never writes one, never follows one and never carries one into the tree it writes. Remove it.")
 
 # Monitoring

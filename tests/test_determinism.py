@@ -64,9 +64,13 @@ class _ListedInOrder:
 
     def __init__(self, entries):
         self.entries = entries
+        self._next = iter(entries)
 
     def __iter__(self):
-        return iter(self.entries)
+        return self
+
+    def __next__(self):  # os.walk calls next() on it, as on the real iterator
+        return next(self._next)
 
     def __enter__(self):
         return self

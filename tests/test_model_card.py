@@ -6,6 +6,8 @@ import json
 
 from conftest import run_mlopsc
 
+from compiler.inventory import load_inventory
+
 CARD = "generated/model-cards/risk/fraud-detection.md"
 
 
@@ -55,11 +57,11 @@ def test_card_of_a_project_without_releases_says_so(example_repo):
 
 def test_cards_stay_outside_what_argo_cd_syncs(example_repo):
     compiled_card(example_repo)
-    inventory = json.loads((example_repo / "generated/.mlopsc-inventory.json").read_text())
-    cards = [p for p in inventory["files"] if p.endswith(".md")]
+    inventory = load_inventory(example_repo / "generated")
+    cards = [p for p in inventory.files if p.endswith(".md")]
     assert sorted(cards) == ["model-cards/growth/merchant-recs.md", "model-cards/risk/fraud-detection.md"]
     assert all(not p.startswith("deploy/") for p in cards)
-    assert inventory["projects"]["risk/fraud-detection"].count("model-cards/risk/fraud-detection.md") == 1
+    assert inventory.owners["model-cards/risk/fraud-detection.md"] == "risk/fraud-detection"
 
 
 def test_card_follows_a_new_release_and_is_deterministic(example_repo):

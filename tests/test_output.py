@@ -9,7 +9,7 @@ import pytest
 from conftest import edit, run_mlopsc
 from test_atomic import snapshot
 
-from compiler.inventory import INVENTORY, load_inventory, sha256
+from compiler.inventory import INVENTORY, INVENTORY_PARTS, load_inventory, part_path, sha256
 
 FRAUD = "specs/risk/fraud-detection.yaml"
 RECS = "specs/growth/merchant-recs.yaml"
@@ -33,18 +33,46 @@ def drop_production(repo: Path) -> None:
 
 
 def owned(repo: Path) -> dict[str, str]:
-    return json.loads((repo / "generated" / INVENTORY).read_text())["files"]
+    return load_inventory(repo / "generated").files
 
 
 def test_inventory_lists_every_written_file_with_its_hash_and_project(compiled):
     out = compiled / "generated"
-    inventory = json.loads((out / INVENTORY).read_text())
+    inventory = load_inventory(out)
     on_disk = {p: sha256(b) for p, b in snapshot(out).items() if p != INVENTORY}
-    assert inventory["files"] == on_disk
-    fraud_files = inventory["projects"]["risk/fraud-detection"]
+    assert inventory.readable and inventory.files == on_disk
+    fraud_files = {p for p, key in inventory.owners.items() if key == "risk/fraud-detection"}
     assert f"{PRODUCTION_SERVING}/inferenceservice-fraud-api.yaml" in fraud_files
     assert not any("merchant-recs" in p for p in fraud_files)
-    assert "lineage/graph.json" not in {p for paths in inventory["projects"].values() for p in paths}
+    assert "lineage/graph.json" not in inventory.owners
+    # Split: the index names the repository-wide files and one part per project; each part names
+    # exactly its project's files, so a one-project change rewrites its part and the index only.
+    index = json.loads((out / INVENTORY).read_text())
+    part = json.loads((out / part_path("risk/fraud-detection")).read_text())
+    assert part["project"] == "risk/fraud-detection" and set(part["files"]) == fraud_files
+    assert "lineage/graph.json" in index["files"] and part_path("risk/fraud-detection") in index["files"]
+    assert not set(index["files"]) & set(inventory.owners)
+
+
+def test_an_inventory_in_the_earlier_single_file_format_is_read_and_upgraded(compiled):
+    out = compiled / "generated"
+    inventory = load_inventory(out)
+    for part in (out / INVENTORY_PARTS).rglob("*.json"):
+        part.unlink()
+    projects: dict[str, list[str]] = {}
+    for path, key in sorted(inventory.owners.items()):
+        projects.setdefault(key, []).append(path)
+    files = {p: h for p, h in inventory.files.items() if not p.startswith(INVENTORY_PARTS)}
+    (out / INVENTORY).write_text(json.dumps({"generator": "mlopsc", "files": files, "projects": projects}))
+    stale = out / "model-cards/risk/fraud-detection.md"
+    assert load_inventory(out).owners[stale.relative_to(out).as_posix()] == "risk/fraud-detection"
+    drop_production(compiled)  # the old format still says what to prune
+    result = run_mlopsc("compile", cwd=compiled)
+    assert result.code == 0, result.err
+    assert "took over" not in result.err
+    assert not (out / PRODUCTION_SERVING).exists()
+    assert (out / part_path("risk/fraud-detection")).is_file()
+    assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
 
 
 def test_hand_added_files_survive_every_compile(compiled):
@@ -167,7 +195,8 @@ def test_select_writes_only_the_selected_projects_files(compiled):
     changed = {p for p in after if after[p] != before.get(p)}
     fraud_files = set(load_inventory(out).owners) & {p for p, k in load_inventory(out).owners.items()
                                                      if k == "risk/fraud-detection"}
-    assert changed - {INVENTORY} and changed - {INVENTORY} <= fraud_files
+    bookkeeping = {INVENTORY, part_path("risk/fraud-detection")}
+    assert changed - bookkeeping and changed - bookkeeping <= fraud_files
     assert after["model-cards/growth/merchant-recs.md"] == before["model-cards/growth/merchant-recs.md"]
     assert after["lineage/graph.json"] == before["lineage/graph.json"]  # repository-wide: full compile only
     # --check always looks at the whole repository: growth's stale files are drift.

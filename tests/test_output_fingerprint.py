@@ -31,9 +31,9 @@ def loads(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = compile_command.load_and_check
 
-    def counting(layout):
+    def counting(layout, *args):
         calls.append(1)
-        return real(layout)
+        return real(layout, *args)
 
     monkeypatch.setattr(compile_command, "load_and_check", counting)
     return calls

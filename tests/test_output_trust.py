@@ -15,7 +15,7 @@ from conftest import edit, run_mlopsc
 
 from compiler.build import Layout
 from compiler.commands import compile as compile_command
-from compiler.inventory import INVENTORY, parse_inventory
+from compiler.inventory import INVENTORY, parse_inventory, part_path
 from compiler.output import fingerprint
 
 FRAUD = "specs/risk/fraud-detection.yaml"
@@ -107,6 +107,19 @@ def test_the_untrusted_inventory_path_is_located_on_its_line(compiled):
     result = refused(compiled, "--check")
     assert result.err.startswith(f"generated/{INVENTORY}:{line}:{column}: error[O003]: the inventory names "
                                  f"`../../../../proc/self/environ`")
+
+
+def test_a_path_outside_generated_in_a_project_part_of_the_inventory_is_located_there(compiled):
+    part = compiled / "generated" / part_path("risk/fraud-detection")
+    body = json.loads(part.read_text())
+    body["files"]["../../../../proc/self/environ"] = HEX
+    part.write_text(json.dumps(body, indent=2, sort_keys=True))
+    lines = part.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "proc/self/environ" in text)
+    result = refused(compiled, "--check")
+    assert result.err.startswith(f"generated/{part_path('risk/fraud-detection')}:{line}:{lines[line - 1].index('../') + 1}: "
+                                 f"error[O003]: the inventory names `../../../../proc/self/environ`")
+    assert f"restore generated/{part_path('risk/fraud-detection')} from Git" in result.err
 
 
 def test_an_inventory_nested_thousands_deep_is_unreadable_not_a_crash(compiled):
@@ -313,7 +326,7 @@ def test_the_fingerprint_never_vouches_for_what_a_full_run_refuses(compiled, out
 def test_compile_after_evidence_became_a_symlink_runs_in_full(compiled, outside, monkeypatch):
     loads = []
     real = compile_command.load_and_check
-    monkeypatch.setattr(compile_command, "load_and_check", lambda layout: loads.append(1) or real(layout))
+    monkeypatch.setattr(compile_command, "load_and_check", lambda layout, *rest: loads.append(1) or real(layout, *rest))
     replace_by_symlink_to_identical_copy(compiled, EVIDENCE, outside)
     for args in (["--check"], []):
         result = run_mlopsc("compile", *args, cwd=compiled)
@@ -350,4 +363,4 @@ def test_a_full_compile_on_any_number_of_processes_refuses_alike_and_leaves_noth
     cards.unlink()
     assert run_mlopsc("compile", "--jobs", jobs, cwd=compiled).code == 0
     assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
-    assert sorted(p.name for p in (compiled / ".mlopsc").iterdir()) == [".gitignore", "generated.fingerprint.json"]
+    assert sorted(p.name for p in (compiled / ".mlopsc").iterdir()) == [".gitignore", "cache", "generated.fingerprint.json"]

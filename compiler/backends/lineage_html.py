@@ -467,6 +467,10 @@ def emit(checked: CheckedRepository) -> list[Document]:
     return [doc for unit in units(checked) for doc in emit_unit(checked, unit)]
 
 
+# Its units are teams, not projects (compiler/middle/reach.py: what a team's page reads).
+UNIT_SCOPE = "team"
+
+
 def units(checked: CheckedRepository) -> list[str]:
     """What emit_unit can make on its own: "" the index, then each team's page."""
     return [""] + teams(checked)

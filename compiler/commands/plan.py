@@ -25,7 +25,7 @@ import yaml
 from .. import layout as paths
 from ..build import Layout, emit_documents, load_and_check, render_files
 from ..frontend.loader import UsageError
-from ..inventory import INVENTORY, parse_inventory
+from ..inventory import INVENTORY, is_inventory, parse_inventory
 from .common import layout, print_diagnostics
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -177,7 +177,8 @@ def base_tree(where: Layout, ref: str) -> tuple[dict[str, bytes], dict[str, str]
     committed = {str(PurePosixPath(rel).relative_to(out)): data
                  for rel, data in _files_at(top, commit, prefix, lambda r: out in r.parents).items()}
     inventory = committed.pop(INVENTORY, None)
-    owners = parse_inventory(inventory).owners if inventory is not None else {}
+    owners = parse_inventory(inventory, committed.get).owners if inventory is not None else {}
+    committed = {rel: data for rel, data in committed.items() if not is_inventory(rel)}
     note = (f"The specs at {ref} do not compile with this mlopsc ({problem}); compared with the "
             f"{where.out}/ committed there instead.")
     return committed, owners, label, note

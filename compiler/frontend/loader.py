@@ -6,6 +6,7 @@ Everything after this stage works on `LoadedRepository`; nothing after it reads 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import stat
 import types
 import typing
@@ -32,6 +33,8 @@ class LoadedProject:
     # validated without that field, so what it defines is unknown, and references into these
     # mappings are not reported again (one typo, one error).
     broken: frozenset[tuple] = frozenset()
+    # sha256 of the spec file's bytes: what the incremental compile keys this project's units by.
+    source_sha256: str = ""
 
     def is_broken(self, path: tuple) -> bool:
         """Whether `path`, or a mapping holding it, has an unknown field."""
@@ -121,9 +124,10 @@ def discover_spec_files(root: Path, specs_dir: str) -> list[Path]:
 
 def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "mlopsc.yaml",
                     only_files: set[str] | None = None, out_dir: str = "generated",
-                    overlay: dict[str, bytes] | None = None) -> LoadedRepository:
+                    overlay: dict[str, bytes] | None = None, yaml_cache=None) -> LoadedRepository:
     """`overlay` (repository-relative path → bytes) stands in for files on disk: an editor's
-    unsaved buffers, checked in the whole repository's context (`mlopsc lsp`)."""
+    unsaved buffers, checked in the whole repository's context (`mlopsc lsp`). `yaml_cache`
+    (compiler/output/state.py's) holds what earlier compiles parsed, by the bytes' sha256."""
     overlay = overlay or {}
     diagnostics: list[Diagnostic] = []
     overlay = overlay or {}
@@ -159,7 +163,7 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
                 repo.broken_files.append(rel)
                 repo.broken_keys.update(_probable_keys(rel, SourceDocument(rel)))
                 continue
-        project, doc = _load_project(rel, raw, diagnostics)
+        project, doc = _load_project(rel, raw, diagnostics, yaml_cache)
         if project is None:
             repo.broken_files.append(rel)
             repo.broken_keys.update(_probable_keys(rel, doc))
@@ -243,14 +247,22 @@ def _load_config(root: Path, config_file: str, out: list[Diagnostic], raw: bytes
     return (model or Repository()), doc, model is not None
 
 
-def _load_project(rel: str, raw: bytes, out: list[Diagnostic]) -> tuple[LoadedProject | None, SourceDocument]:
-    doc, diags = load_yaml(raw, rel)
-    out.extend(diags)
-    if any(d.is_error for d in diags):
-        return None, doc
+def _load_project(rel: str, raw: bytes, out: list[Diagnostic],
+                  yaml_cache=None) -> tuple[LoadedProject | None, SourceDocument]:
+    digest = hashlib.sha256(raw).hexdigest()
+    parsed = yaml_cache.get(digest) if yaml_cache is not None else None
+    if parsed is not None:  # the same bytes parsed before, without a diagnostic
+        doc = SourceDocument(rel, *parsed)
+    else:
+        doc, diags = load_yaml(raw, rel)
+        out.extend(diags)
+        if any(d.is_error for d in diags):
+            return None, doc
+        if yaml_cache is not None and not diags:
+            yaml_cache.put(digest, (doc.data, doc.key_positions, doc.value_positions))
     broken: set[tuple] = set()
     model = validate_document(doc, MLProject, "MLProject", out, broken)
-    return (LoadedProject(doc, model, frozenset(broken)) if model is not None else None), doc
+    return (LoadedProject(doc, model, frozenset(broken), digest) if model is not None else None), doc
 
 
 def validate_document(doc: SourceDocument, model_cls: type[BaseModel], kind: str,

@@ -101,8 +101,19 @@ def _spec_files(layout) -> list[str]:
     return [p for p in files if p.endswith((".yaml", ".yml"))]
 
 
+# Inputs hashed by lookup, for record in the same process. A file edited in between keeps the
+# older hash, which the next lookup finds changed: it costs a compile, never a wrong "up to date".
+_hashed_inputs: dict[tuple[str, str], str] = {}
+
+
 def _inputs(layout, specs: list[str], evidence) -> dict[str, str]:
-    return {rel: _hash_file(layout.root, rel) for rel in sorted({layout.config, *specs, *evidence})}
+    inputs = {}
+    for rel in sorted({layout.config, *specs, *evidence}):
+        key = (str(layout.root), rel)
+        if key not in _hashed_inputs:
+            _hashed_inputs[key] = _hash_file(layout.root, rel)
+        inputs[rel] = _hashed_inputs[key]
+    return inputs
 
 
 def record(layout, checked, tree: dict[str, str]) -> None:
@@ -113,9 +124,11 @@ def record(layout, checked, tree: dict[str, str]) -> None:
         specs = _spec_files(layout)
         inputs = _inputs(layout, specs, checked.repo.evidence)
     except _Refused:
+        _hashed_inputs.clear()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         return
+    _hashed_inputs.clear()  # one compile's: a process that compiles again hashes again
     body = {"format": FORMAT, "key": _key(layout), "specs": specs, "inputs": inputs,
             "tree": dict(sorted(tree.items())),
             "diagnostics": [d.to_json() for d in checked.diagnostics]}
@@ -130,8 +143,11 @@ def record(layout, checked, tree: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def lookup(layout) -> list[Diagnostic] | None:
-    """The diagnostics of the last compile if nothing it depends on changed since; else None."""
+def lookup(layout, tree=None) -> list[Diagnostic] | None:
+    """The diagnostics of the last compile if nothing it depends on changed since; else None.
+    `tree` (compiler/output/state.py's record of generated/, verified by the caller) stands in
+    for hashing every file of generated/ again."""
+    _hashed_inputs.clear()
     try:
         path = _path(layout.out_dir)
         fd = open_inside(path.parent, path.name)
@@ -146,10 +162,15 @@ def lookup(layout) -> list[Diagnostic] | None:
             return None
         if _inputs(layout, specs, body["inputs"]) != body["inputs"]:
             return None
-        if any(_hash_file(layout.out_dir, rel) != digest for rel, digest in body["tree"].items()):
-            return None
-        if any(kind in ("link", "special") for kind in scan(Path(os.path.abspath(layout.out_dir))).values()):
-            return None  # a full compile refuses it (O004)
+        if tree is not None:
+            # Verified entry by entry; no symlink or special file in it (a compile refuses those).
+            if tree.hashes() != body["tree"] or any(e[0] in ("link", "special") for e in tree.entries.values()):
+                return None
+        else:
+            if any(_hash_file(layout.out_dir, rel) != digest for rel, digest in body["tree"].items()):
+                return None
+            if any(kind in ("link", "special") for kind in scan(Path(os.path.abspath(layout.out_dir))).values()):
+                return None  # a full compile refuses it (O004)
         return [Diagnostic(Position(d["path"], d["line"], d["column"]), Severity(d["severity"]), d["code"],
                            d["message"], tuple(d.get("notes", ()))) for d in body["diagnostics"]]
     except (_Refused, UnsafeFile, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):

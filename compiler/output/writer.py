@@ -1,7 +1,8 @@
 """The only stage that writes to disk: the generated tree, its inventory, pruning and --check.
 
-Ownership. The compiler owns exactly the files listed in `generated/.mlopsc-inventory.json`
-(`files`: path → sha256 of what it wrote; `projects`: which project's spec each file comes from).
+Ownership. The compiler owns exactly the files listed in its inventory (compiler/inventory.py:
+`generated/.mlopsc-inventory.json` for the repository-wide files, and one part per project under
+`generated/.mlopsc-inventory/`: path → sha256 of what it wrote, by the project it comes from).
 A compile rewrites every file it produces, removes owned files it no longer produces, and carries
 every other file (a hand-written README) into the new tree untouched. A path the compiler
 produces is its own even when the inventory does not list it (a lost or conflicted inventory):
@@ -20,6 +21,15 @@ and only its hash is kept. `write_tree` (files already in memory: --select, rele
 the same function over a dict, so both follow every rule below.
 The guarantee is against the process dying, not against power loss: files are not fsynced (a
 compile is reproducible from the specs and Git holds the truth).
+
+In place, for an incremental compile (`update_in_place`): when generated/ is verified to be
+exactly the tree the last compile left (compiler/output/state.py) and only a few files change,
+rebuilding and swapping the whole tree would cost more than the change. Then the new files are
+staged in a journal in `.mlopsc` with the list of what to replace and remove, the list is committed
+by one rename, and each file is renamed into place (each file is replaced atomically). A kill
+after the commit leaves the journal: the next compile finishes it before anything else, so
+generated/ is again the whole new tree (--check, which writes nothing, reports the drift and
+says so); a kill before it leaves generated/ untouched.
 
 Trust. generated/ and the inventory are committed, so a pull request controls them. The writer
 and --check read generated/ only through compiler/files.py (regular files, no symlink followed),
@@ -41,6 +51,7 @@ import contextlib
 import ctypes
 import difflib
 import errno
+import json
 import os
 import shutil
 import stat
@@ -52,7 +63,7 @@ from pathlib import Path, PurePosixPath
 from ..codes import INVENTORY_UNTRUSTED, OUTPUT_IN_THE_WAY, OUTPUT_LOCATION, OUTPUT_NOT_REGULAR
 from ..diagnostics import Diagnostic, Position
 from ..files import UnsafeFile, open_inside, read_inside
-from ..inventory import INVENTORY, Inventory, load_inventory, render_inventory, sha256
+from ..inventory import INVENTORY, Inventory, is_inventory, load_inventory, render_inventory, sha256
 
 # Beside the output directory: mlopsc's scratch space (staging trees, the fingerprint of the last
 # compile). It holds a `.gitignore` of `*`, so Git never shows it, as pytest and mypy do.
@@ -70,7 +81,7 @@ class OutputRefused(Exception):
 def expected_tree(files: dict[str, bytes], owners: dict[str, str]) -> dict[str, bytes]:
     """Everything a full compile puts under generated/: the files plus their inventory."""
     tree = dict(files)
-    tree[INVENTORY] = render_inventory({p: sha256(b) for p, b in files.items()}, owners)
+    tree.update(render_inventory({p: sha256(b) for p, b in files.items()}, owners))
     return tree
 
 
@@ -154,10 +165,19 @@ class Drift:
 
 
 def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | None = None,
-               out_label: str = "generated", *, with_diff: bool = True) -> Drift:
+               out_label: str = "generated", *, with_diff: bool = True, hashes: dict[str, str] | None = None,
+               bytes_of: Callable[[list[str]], dict[str, bytes]] | None = None) -> Drift:
     """Compare what a full compile would write with the tree on disk, writing nothing and reading
-    only regular files inside it (OutputRefused for an untrusted inventory)."""
-    expected = expected_tree(files, owners or {})
+    only regular files inside it (OutputRefused for an untrusted inventory).
+
+    `files` are the produced files' bytes; `hashes` (the incremental check) names further produced
+    files by their sha256 only, and `bytes_of(paths)` gives the bytes of those that differ, for
+    the diff."""
+    known = {p: sha256(b) for p, b in files.items()}
+    known.update(hashes or {})
+    inventory_files = render_inventory(known, owners or {})
+    expected_bytes = {**files, **inventory_files}
+    expected = {**known, **{p: sha256(b) for p, b in inventory_files.items()}}
     previous = load_inventory(out_dir)
     if previous.unsafe:
         raise OutputRefused(_untrusted_inventory(out_dir, previous, out_label))
@@ -165,7 +185,7 @@ def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
     drift = Drift()
     drift.in_the_way = _obstacles(expected, entries, previous)
     blocked = {rel for rel, _ in drift.in_the_way}
-    diff: list[str] = []
+    differing: list[tuple[str, bytes | None]] = []  # (path, what is on disk; None: missing)
     for rel in sorted(expected):
         kind = entries.get(rel)
         if rel in blocked or kind in ("link", "special"):
@@ -174,17 +194,25 @@ def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
         if current is None:
             if not any(parent in blocked for parent in _parents(rel)):
                 drift.missing.append(rel)
-                if with_diff:
-                    diff.extend(_udiff(b"", expected[rel], f"{out_label}/{rel}", missing=True))
+                differing.append((rel, None))
             continue
-        if current == expected[rel]:
+        if sha256(current) == expected[rel]:
             continue
         if rel != INVENTORY and previous.files.get(rel) not in (None, sha256(current)):
             drift.hand_edited.append(rel)
         else:
             drift.changed.append(rel)
-        if with_diff:
-            diff.extend(_udiff(current, expected[rel], f"{out_label}/{rel}"))
+        differing.append((rel, current))
+    diff: list[str] = []
+    if with_diff:
+        unknown = [rel for rel, _ in differing if rel not in expected_bytes]
+        if unknown and bytes_of is not None:
+            expected_bytes.update(bytes_of(unknown))
+        for rel, current in differing:
+            if current is None:
+                diff.extend(_udiff(b"", expected_bytes[rel], f"{out_label}/{rel}", missing=True))
+            else:
+                diff.extend(_udiff(current, expected_bytes[rel], f"{out_label}/{rel}"))
     for rel in sorted(p for p in previous.files if p not in expected and entries.get(p) == "file"):
         current = _read(out_dir, rel)
         if current is None:
@@ -246,12 +274,12 @@ def inventory_problems(out_dir: Path, out_label: str = "generated") -> list[Diag
 
 
 def _untrusted_inventory(out_dir: Path, previous: Inventory, out_label: str) -> list[Diagnostic]:
-    try:
-        lines = read_inside(out_dir, INVENTORY).decode("utf-8", "replace").splitlines()
-    except (UnsafeFile, OSError):
-        lines = []
     diagnostics = []
-    for shown in previous.unsafe:
+    for named_in, shown in previous.unsafe:
+        try:
+            lines = read_inside(out_dir, named_in).decode("utf-8", "replace").splitlines()
+        except (UnsafeFile, OSError):
+            lines = []
         line, column = 1, 1
         for number, text in enumerate(lines, 1):
             at = text.find(shown[:40])
@@ -259,9 +287,9 @@ def _untrusted_inventory(out_dir: Path, previous: Inventory, out_label: str) -> 
                 line, column = number, at + 1
                 break
         diagnostics.append(INVENTORY_UNTRUSTED.at(
-            Position(f"{out_label}/{INVENTORY}", line, column),
+            Position(f"{out_label}/{named_in}", line, column),
             f"the inventory names `{shown}`, which is not a path inside {out_label}/; an inventory "
-            f"naming it is not trusted: restore {out_label}/{INVENTORY} from Git or delete it "
+            f"naming it is not trusted: restore {out_label}/{named_in} from Git or delete it "
             f"(compile then takes over the files it produces)"))
     return diagnostics
 
@@ -285,6 +313,7 @@ class WriteReport:
     taken_over: list[str] = field(default_factory=list)  # produced now, but not written by mlopsc before
     kept: int = 0  # files mlopsc does not own, carried over untouched
     written: bool = False  # False: generated/ already was exactly this tree; nothing was touched
+    inventory_only: bool = False  # written, and only the inventory's own files changed
     tree: dict[str, str] = field(default_factory=dict)  # sha256 of every owned file and the inventory
 
 
@@ -318,6 +347,11 @@ def staging_dir(out_dir: Path) -> Path:
 def retired_dir(out_dir: Path) -> Path:
     """Only used where directories cannot be swapped in one call (see _swap_in)."""
     return work_dir(out_dir) / f"{Path(os.path.abspath(out_dir)).name}.retired"
+
+
+def journal_dir(out_dir: Path) -> Path:
+    """An in-place update's staged files and plan (see update_in_place)."""
+    return work_dir(out_dir) / f"{Path(os.path.abspath(out_dir)).name}.journal"
 
 
 def _refuse_location(out_dir: Path, out_label: str) -> None:
@@ -394,14 +428,23 @@ def write_stream(out_dir: Path, produce: Callable[[Stager], Iterable[Staged]], *
             fresh = set(hashes)
             if only_projects is not None:
                 # Everything the selection does not own keeps its inventory entry (and its file).
-                kept = {p: h for p, h in previous.files.items() if previous.owners.get(p) not in only_projects}
+                kept = {p: h for p, h in previous.files.items()
+                        if previous.owners.get(p) not in only_projects and not is_inventory(p)}
                 for p, h in kept.items():
                     if p not in hashes:
                         hashes[p] = h
                         if p in previous.owners:
                             owners[p] = previous.owners[p]
+            # The inventory's parts are staged like any produced file (an unchanged part is
+            # hard-linked); its index is written last, by _finish.
+            produced_same = same
+            inventory_files = render_inventory(hashes, owners)
+            inventory = inventory_files.pop(INVENTORY)
+            for rel, data in inventory_files.items():
+                hashes[rel], unchanged = stager(rel, data)
+                same = same and unchanged
+            fresh.update(inventory_files)
             hashes = dict(sorted(hashes.items()))
-            inventory = render_inventory(hashes, owners)
             obstacles = _obstacles([INVENTORY, *fresh], entries, previous)
             if obstacles or staging is None:  # (no staging tree: `early` found obstacles)
                 raise OutputRefused([
@@ -413,11 +456,12 @@ def write_stream(out_dir: Path, produce: Callable[[Stager], Iterable[Staged]], *
             carried, carried_dirs = _carried(entries, previous, fresh, hashes)
             report.kept = sum(1 for p in carried if p not in hashes)
             report.taken_over = sorted(p for p in fresh if p not in previous.files and entries.get(p) == "file"
-                                       and previous.readable)
+                                       and previous.readable and not is_inventory(p))
             if same and _read(out_dir, INVENTORY) == inventory and \
                     not any(p not in hashes and entries.get(p) == "file" for p in previous.files):
                 _discard(staging)  # generated/ already is this tree: touch nothing
                 return report
+            report.inventory_only = produced_same and not (report.added or report.updated or report.removed)
             _finish(staging, out_dir, inventory, carried, carried_dirs)
         except BaseException:
             _discard(staging)
@@ -476,7 +520,7 @@ def tidy(out_dir: Path) -> None:
     out_dir = Path(os.path.abspath(out_dir))
     if _kind(work_dir(out_dir)) != "dir":
         return
-    if _kind(staging_dir(out_dir)) is not None or _kind(retired_dir(out_dir)) is not None:
+    if any(_kind(path) is not None for path in (staging_dir(out_dir), retired_dir(out_dir), journal_dir(out_dir))):
         with _locked(out_dir.parent):
             recover_interrupted(out_dir)
 
@@ -486,6 +530,7 @@ def recover_interrupted(out_dir: Path) -> None:
     under those two names in `.mlopsc` (a symlink) loses its name, never its target."""
     if _kind(work_dir(out_dir)) != "dir":
         return
+    _finish_journal(out_dir)
     retired = retired_dir(out_dir)
     kind = _kind(retired)
     if kind == "dir":
@@ -518,10 +563,13 @@ def _finish(staging: Path, out_dir: Path, inventory: bytes, carried: list[str], 
 
 
 def _report(previous: Inventory, hashes: dict[str, str], entries: dict[str, str]) -> WriteReport:
+    """Counts the produced files; the inventory's own files are bookkeeping, not output."""
     return WriteReport(
-        added=sorted(p for p in hashes if p not in previous.files),
-        updated=sorted(p for p in hashes if p in previous.files and previous.files[p] != hashes[p]),
-        removed=sorted(p for p in previous.files if p not in hashes and entries.get(p) == "file"))
+        added=sorted(p for p in hashes if p not in previous.files and not is_inventory(p)),
+        updated=sorted(p for p in hashes if p in previous.files and previous.files[p] != hashes[p]
+                       and not is_inventory(p)),
+        removed=sorted(p for p in previous.files if p not in hashes and entries.get(p) == "file"
+                       and not is_inventory(p)))
 
 
 def scan(out_dir: Path) -> dict[str, str]:
@@ -674,3 +722,123 @@ def _locked(directory: Path):
         yield
     finally:
         os.close(fd)
+
+
+# ------------------------------------------------------------------------------- in place
+class NotIncremental(Exception):
+    """update_in_place cannot do this change (a file's bytes are unknown): write the whole tree."""
+
+
+def update_in_place(out_dir: Path, previous_hashes: dict[str, str], entries: dict[str, str],
+                    produced: dict[str, tuple[str, str | None]], new_bytes: dict[str, bytes], *,
+                    still_as_recorded: Callable[[], bool], out_label: str = "generated",
+                    ) -> tuple[WriteReport, dict[str, str], list[str]]:
+    """Bring generated/ from the verified previous tree to the produced one, touching only what
+    changes: `previous_hashes` (path -> sha256 of every file the last compile wrote, inventory
+    included) and `entries` (path -> kind, every entry on disk) describe generated/ now, as the
+    caller verified; `produced` is path -> (sha256, owner) of every file the compile makes, and
+    `new_bytes` the bytes of each one that may differ from disk. `still_as_recorded()` is asked
+    again under the lock (another compile may have written since): NotIncremental when it says
+    no. Returns the report, the files written (path -> sha256) and the paths removed. Refusals
+    are write_stream's (O002, O004)."""
+    out_dir = Path(os.path.abspath(out_dir))
+    hashes = {rel: sha for rel, (sha, _) in produced.items()}
+    owners = {rel: owner for rel, (_, owner) in produced.items() if owner is not None}
+    inventory_files = render_inventory(hashes, owners)
+    payload = {rel: data for rel, data in new_bytes.items() if rel in hashes}
+    for rel, data in inventory_files.items():
+        hashes[rel] = sha256(data)
+        payload[rel] = data
+    changed = sorted(rel for rel, sha in hashes.items() if previous_hashes.get(rel) != sha)
+    if any(rel not in payload for rel in changed):
+        raise NotIncremental(next(rel for rel in changed if rel not in payload))
+    gone = sorted(rel for rel in previous_hashes if rel not in hashes and entries.get(rel) == "file")
+    previous = Inventory({p: h for p, h in previous_hashes.items() if p != INVENTORY}, {}, True)
+    obstacles = _obstacles([rel for rel in changed if previous_hashes.get(rel) is None], entries, previous)
+    if obstacles:
+        raise OutputRefused([
+            (OUTPUT_NOT_REGULAR if entries.get(rel) in ("link", "special") else OUTPUT_IN_THE_WAY)
+            .at(Position(f"{out_label}/{shown(rel)}"), f"`{out_label}/{shown(rel)}` {why}")
+            for rel, why in obstacles])
+    report = _report(Inventory(previous_hashes, {}, True), hashes, entries)
+    report.tree = dict(sorted(hashes.items()))
+    report.kept = sum(1 for rel, kind in entries.items()
+                      if kind == "file" and rel not in previous_hashes and rel not in hashes)
+    if not changed and not gone:
+        return report, {}, []
+    # Directories that only held removed files go too, as a full compile would not make them.
+    emptied = _emptied_dirs(entries, gone, changed)
+    plan = [["write", rel, str(i)] for i, rel in enumerate(changed)] + [["remove", rel] for rel in gone] + \
+        [["rmdir", rel] for rel in emptied]
+    with _locked(out_dir.parent):
+        if _kind(journal_dir(out_dir)) is not None:
+            raise NotIncremental("a killed compile's journal is pending")  # the whole write finishes it
+        recover_interrupted(out_dir)  # a killed whole write's leftovers (or anything planted there)
+        if not still_as_recorded():
+            raise NotIncremental("generated/ changed since it was verified")
+        ensure_work_dir(out_dir)
+        journal = journal_dir(out_dir)
+        journal.mkdir()
+        try:
+            for i, rel in enumerate(changed):
+                _write_new(journal / str(i), payload[rel])
+            _write_new(journal / "plan.tmp", json.dumps(plan).encode())
+        except BaseException:
+            shutil.rmtree(journal, ignore_errors=True)
+            raise
+        os.rename(journal / "plan.tmp", journal / "plan")  # the commit point
+        _finish_journal(out_dir)
+    report.written = True
+    report.inventory_only = not (report.added or report.updated or report.removed)
+    return report, {rel: hashes[rel] for rel in changed}, gone + emptied
+
+
+def interrupted(out_dir: Path) -> bool:
+    """Whether a killed in-place update left its committed journal (the next compile finishes it)."""
+    return _kind(journal_dir(out_dir) / "plan") == "file"
+
+
+def _emptied_dirs(entries: dict[str, str], gone: list[str], changed: list[str]) -> list[str]:
+    """Directories left empty once `gone` are removed (deepest first), none that gets a file."""
+    remaining: dict[str, int] = {}
+    for rel in entries:
+        if "/" in rel:
+            parent = rel.rsplit("/", 1)[0]
+            remaining[parent] = remaining.get(parent, 0) + 1
+    kept = {parent for rel in changed for parent in _parents(rel)}
+    emptied: list[str] = []
+    for rel in gone:
+        for parent in reversed(_parents(rel)):
+            remaining[parent] -= 1
+            if remaining[parent] or parent in kept:
+                break
+            emptied.append(parent)  # and its own parent loses an entry: the loop goes on up
+    return sorted(set(emptied), key=lambda r: (-r.count("/"), r))
+
+
+def _finish_journal(out_dir: Path) -> None:
+    """Apply a committed journal (idempotent: what was applied before a kill is applied again or
+    skipped), or drop one that was never committed."""
+    journal = journal_dir(out_dir)
+    if _kind(journal) != "dir":
+        if _kind(journal) is not None:
+            os.unlink(journal)
+        return
+    try:
+        plan = json.loads((journal / "plan").read_bytes())
+    except (OSError, ValueError):
+        plan = None  # killed before the commit: generated/ was never touched
+    for op in plan or ():
+        target = out_dir / op[1]
+        if op[0] == "write":
+            staged = journal / op[2]
+            if _kind(staged) == "file":
+                os.makedirs(target.parent, exist_ok=True)
+                os.replace(staged, target)
+        elif op[0] == "remove":
+            if _kind(target) == "file":
+                os.unlink(target)
+        elif op[0] == "rmdir":
+            with contextlib.suppress(FileNotFoundError, OSError):
+                os.rmdir(target)
+    shutil.rmtree(journal)
