@@ -79,7 +79,12 @@ def test_the_workflow_validates_gates_drift_and_plans(workflow):
     assert [argv[1] for argv in commands] == ["validate", "plan", "compile"]
     assert all(parses(argv) for argv in commands), commands
     assert all("--format" in argv and argv[argv.index("--format") + 1] == "github" for argv in commands)
-    assert ["mlopsc", "compile", "--check", "--format", "github"] in commands
+    assert ["mlopsc", "compile", "--check", "--cache", "$RUNNER_TEMP/mlopsc-cache", "--format", "github"] in commands
+    # The cache: restored on every run, saved only by pushes to main, at the path the gate uses.
+    restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore@"))
+    save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save@"))
+    assert "if" not in restore and save["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert restore["with"]["path"] == save["with"]["path"] == "${{ runner.temp }}/mlopsc-cache"
     checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0  # plan reads the base branch from Git history
     assert workflow["permissions"]["pull-requests"] == "write"
@@ -117,7 +122,7 @@ def pull_request(example_repo: Path, tmp_path: Path):
 
 def run_step(step: dict, repo: Path, bin_dir: Path, summary: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "BASE_REF": "main",
-           "GITHUB_STEP_SUMMARY": str(summary)}
+           "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(summary.parent)}
     return subprocess.run(["bash", "-e", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True)
 
 
@@ -144,6 +149,7 @@ def test_the_workflow_steps_on_a_pull_request(workflow, pull_request, tmp_path):
     assert run_mlopsc("compile", cwd=repo).code == 0
     commit(repo, "compiled")
     assert run_step(drift, repo, bin_dir, summary).returncode == 0
+    assert (tmp_path / "mlopsc-cache" / "units-generated").is_file()  # what a push to main saves
 
 
 def test_the_workflow_stops_at_validate_with_inline_annotations(workflow, pull_request, tmp_path):
