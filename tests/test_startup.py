@@ -5,13 +5,18 @@ speed still gives the same results: the spec models' descriptions are the ones p
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import jinja2
 import pytest
 from conftest import REPO, run_mlopsc
 from pydantic._internal._docs_extraction import extract_docstrings_from_cls
 
+from compiler.backends.jinja_templates import PycacheBytecode
 from compiler.cli import COMMANDS, command_named
 from compiler.frontend import models
 
@@ -77,3 +82,57 @@ def test_compile_imports_no_other_commands_dependencies(bundled_repo):
     commands, others = proc.stdout.splitlines()
     assert commands == "compiler.commands.common compiler.commands.compile"
     assert others == ""
+
+
+# ------------------------------------------------------------------ templates compiled once
+def _environment(directory: Path, **options) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(directory),
+                              bytecode_cache=PycacheBytecode(directory, repr(sorted(options.items()))),
+                              **options)
+
+
+def _uncompilable(env: jinja2.Environment, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled again although the cache holds it")
+    monkeypatch.setattr(env, "compile", refuse)
+
+
+def test_a_template_is_compiled_once_and_again_when_it_or_its_options_change(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "pycache"))
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "page.j2").write_text("{% for x in xs %}\n{{ x }};\n{% endfor %}\n")
+    assert _environment(templates, trim_blocks=True).get_template("page.j2").render(xs=[1, 2]) == "1;\n2;\n"
+    [cached] = (tmp_path / "pycache").rglob("*.jinja")  # beside Python's bytecode, under the prefix
+
+    again = _environment(templates, trim_blocks=True)
+    _uncompilable(again, monkeypatch)
+    assert again.get_template("page.j2").render(xs=[1, 2]) == "1;\n2;\n"
+
+    # Other options make other code: not the cached one (the newlines after the tags stay).
+    assert _environment(templates, trim_blocks=False).get_template("page.j2").render(xs=[1]) == "\n1;\n"
+    # An edited template is compiled from its new source.
+    (templates / "page.j2").write_text("{% for x in xs %}\n{{ x }}!\n{% endfor %}\n")
+    assert _environment(templates, trim_blocks=True).get_template("page.j2").render(xs=[1]) == "1!\n"
+
+
+def test_nothing_is_cached_where_python_writes_no_bytecode(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "pycache"))
+    (tmp_path / "page.j2").write_text("{{ 1 + 1 }}")
+    assert _environment(tmp_path).get_template("page.j2").render() == "2"
+    assert not (tmp_path / "pycache").exists()
+
+
+def test_compile_check_passes_with_the_templates_cached(bundled_repo, tmp_path):
+    """The lineage pages and model cards rendered from cached template code are the same bytes:
+    the second check (templates from the cache) passes like the first (compiled, then cached)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    for run in ("compiles the templates", "reads them from the cache"):
+        shutil.rmtree(bundled_repo / ".mlopsc", ignore_errors=True)  # never the fingerprint's answer
+        proc = subprocess.run([sys.executable, "-m", "compiler", "-C", str(bundled_repo), "compile", "--check"],
+                              capture_output=True, text=True, env=env, cwd=bundled_repo)
+        assert proc.returncode == 0, (run, proc.stdout, proc.stderr)
+        assert len(list((tmp_path / "pycache").rglob("*.jinja"))) == 3, run
