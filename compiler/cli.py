@@ -57,12 +57,13 @@ def command_named(argv: list[str] | None) -> str | None:
     none to be sure of (`--help`, a misspelt command, a malformed global option)."""
     finder = _CommandFinder(prog="mlopsc", add_help=False)
     _global_options(finder)
+    finder.add_argument("-h", "--help", action="store_true")  # `mlopsc -h compile` lists every command
     finder.add_argument("command", nargs="?")
     try:
         known, _ = finder.parse_known_args(argv)
     except _NotACommandLine:
         return None
-    return known.command if known.command in COMMANDS else None
+    return known.command if known.command in COMMANDS and not known.help else None
 
 
 def _never_fail_to_print() -> None:

@@ -49,12 +49,20 @@ def test_spec_model_descriptions_are_pydantics_attribute_docstrings():
     (["-C", "somewhere", "--specs", "s", "--out=o", "graph", "--format", "json"], "graph"),
     (["--config", "compile", "validate"], "validate"),  # `compile` is the option's value
     (["--help"], None),
+    (["-h", "compile"], None),  # the top-level help, which lists every command
     (["compil"], None),
     (["--specs"], None),
     ([], None),
 ])
 def test_the_command_is_found_as_argparse_reads_it(argv, command):
     assert command_named(argv) == command
+
+
+def test_help_lists_every_command():
+    result = run_mlopsc("-h", "compile", cwd=REPO)
+    assert result.code == 0
+    listed = [line.split()[0] for line in result.out.splitlines() if line.startswith("    ") and line.split()]
+    assert [c for c in listed if c in COMMANDS] == COMMANDS
 
 
 def test_usage_errors_are_the_full_parsers():
