@@ -83,17 +83,34 @@ def main(argv: list[str] | None = None) -> int:
     # A compile allocates millions of small, acyclic objects (YAML nodes, positions, documents)
     # that all live to the end; collecting every 700 allocations spent a third of a 1,000-project
     # load in the collector, and more the more projects. Collect rarely, and restore on the way out.
-    # Imports (pydantic's models, the back ends) are the same kind of allocation, so this comes first.
     collect_every = gc.get_threshold()
+    collecting = gc.isenabled()
     gc.set_threshold(50_000, *collect_every[1:])
-    from .frontend.loader import UsageError  # after the threshold: it imports pydantic and the models
-
     try:
-        parser = build_parser(command_named(argv))
+        # Importing the command's modules (pydantic, networkx, the spec models) makes objects that
+        # live as long as the process: no collection while importing (each pass over them took
+        # 10 ms), and frozen after, so that no later collection scans them again. Undone on the
+        # way out, for callers that run main() many times (the tests).
+        gc.disable()
+        try:
+            from .frontend.loader import UsageError
+            parser = build_parser(command_named(argv))
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+        return _run(parser, argv, UsageError)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*collect_every)
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None, usage_error: type[Exception]) -> int:
+    try:
         args = parser.parse_args(argv)
         locate(args)
         return args.run(args)
-    except UsageError as exc:
+    except usage_error as exc:
         print(f"mlopsc: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -105,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         print("mlopsc: internal error (a bug in mlopsc, not in your specs); please report it "
               "with the traceback above", file=sys.stderr)
         return 3
-    finally:
-        gc.set_threshold(*collect_every)
 
 
 def locate(args: argparse.Namespace) -> None:
