@@ -9,17 +9,27 @@ import sys
 import traceback
 from pathlib import Path
 
-from .frontend.loader import UsageError
-
-# Each module defines add_parser(subparsers) and run(args) -> exit code.
+# Each module defines add_parser(subparsers) and run(args) -> exit code. Only the module of the
+# command that runs is imported (see build_parser): each brings its own dependencies (the KFP REST
+# client, tarfile, asyncio for the language server), which the other commands' start-up never pays.
 COMMANDS = ["compile", "validate", "schema", "graph", "explain", "evidence", "promote", "impact", "plan",
             "schedules", "release", "new", "init", "lsp"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: with `command`, only that command's sub-parser (its module is
+    the only one imported); without, every command's (for `--help` and for usage errors)."""
     parser = argparse.ArgumentParser(
         prog="mlopsc", description="The MLOps GitOps compiler: specs/ → generated/ (Kubeflow Pipelines, "
                                    "KServe, Argo CD) through one lineage graph.")
+    _global_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS if command is None else [command]:
+        importlib.import_module(f".commands.{name.replace('-', '_')}", __package__).add_parser(sub)
+    return parser
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-C", "--root", type=Path, default=None,
                         help="run as if mlopsc was started in this directory (default: the current "
                              "one); the repository root is the nearest directory upwards that holds "
@@ -27,10 +37,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--specs", default="specs", help="specs directory, relative to the root")
     parser.add_argument("--out", default="generated", help="output directory, relative to the root")
     parser.add_argument("--config", default="mlopsc.yaml", help="repository settings file")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f".commands.{name.replace('-', '_')}", __package__).add_parser(sub)
-    return parser
+
+
+class _NotACommandLine(Exception):
+    pass
+
+
+class _CommandFinder(argparse.ArgumentParser):
+    """The global options and a command name, nothing else: what argparse makes of the command
+    line before the sub-command's own options. It never prints; any trouble means "ask the full
+    parser", which reports it."""
+
+    def error(self, message):
+        raise _NotACommandLine(message)
+
+
+def command_named(argv: list[str] | None) -> str | None:
+    """The command the command line runs, read as the full parser reads it, or None when there is
+    none to be sure of (`--help`, a misspelt command, a malformed global option)."""
+    finder = _CommandFinder(prog="mlopsc", add_help=False)
+    _global_options(finder)
+    finder.add_argument("-h", "--help", action="store_true")  # `mlopsc -h compile` lists every command
+    finder.add_argument("command", nargs="?")
+    try:
+        known, _ = finder.parse_known_args(argv)
+    except _NotACommandLine:
+        return None
+    return known.command if known.command in COMMANDS and not known.help else None
 
 
 def _never_fail_to_print() -> None:
@@ -50,15 +83,34 @@ def main(argv: list[str] | None = None) -> int:
     # A compile allocates millions of small, acyclic objects (YAML nodes, positions, documents)
     # that all live to the end; collecting every 700 allocations spent a third of a 1,000-project
     # load in the collector, and more the more projects. Collect rarely, and restore on the way out.
-    # Imports (pydantic's models, the back ends) are the same kind of allocation, so this comes first.
     collect_every = gc.get_threshold()
+    collecting = gc.isenabled()
     gc.set_threshold(50_000, *collect_every[1:])
     try:
-        parser = build_parser()
+        # Importing the command's modules (pydantic, networkx, the spec models) makes objects that
+        # live as long as the process: no collection while importing (each pass over them took
+        # 10 ms), and frozen after, so that no later collection scans them again. Undone on the
+        # way out, for callers that run main() many times (the tests).
+        gc.disable()
+        try:
+            from .frontend.loader import UsageError
+            parser = build_parser(command_named(argv))
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+        return _run(parser, argv, UsageError)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*collect_every)
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None, usage_error: type[Exception]) -> int:
+    try:
         args = parser.parse_args(argv)
         locate(args)
         return args.run(args)
-    except UsageError as exc:
+    except usage_error as exc:
         print(f"mlopsc: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -70,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         print("mlopsc: internal error (a bug in mlopsc, not in your specs); please report it "
               "with the traceback above", file=sys.stderr)
         return 3
-    finally:
-        gc.set_threshold(*collect_every)
 
 
 def locate(args: argparse.Namespace) -> None:

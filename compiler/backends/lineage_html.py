@@ -31,7 +31,7 @@ import networkx as nx
 from ..middle import refs
 from ..middle.check import CheckedRepository
 from ..middle.monitoring import monitor_pipeline_name, monitored_environments
-from . import Document
+from . import Document, jinja_templates
 from ..layout import LINEAGE_DIR
 
 PATH = f"{LINEAGE_DIR}/index.html"
@@ -361,9 +361,10 @@ def edge_path(s: Box, t: Box, kind: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _template(name: str) -> jinja2.Template:
     """Compiled once per process: compiling the page template costs more than rendering a page."""
-    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(_asset(name))
+    env = jinja_templates.environment(__package__, "templates/lineage", autoescape=True, trim_blocks=True,
+                                      lstrip_blocks=True, keep_trailing_newline=True,
+                                      undefined=jinja2.StrictUndefined)
+    return env.get_template(name)
 
 
 def _asset(name: str) -> str:

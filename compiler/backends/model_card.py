@@ -21,7 +21,7 @@ from ..middle.monitoring import BURN_ALERTS, dashboard_uid, monitor_pipeline_nam
 from ..middle.rules.evidence import format_value, release_gates
 from ..middle.storage import pipeline_service_account, resolve_storage
 from ..layout import namespace
-from . import Document
+from . import Document, jinja_templates
 from ..layout import model_card_path
 
 
@@ -32,9 +32,9 @@ def cell(value: object) -> str:
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("compiler.backends", "templates"),
-                             autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env = jinja_templates.environment(__package__, "templates", autoescape=False, trim_blocks=True,
+                                      lstrip_blocks=True, keep_trailing_newline=True,
+                                      undefined=jinja2.StrictUndefined)
     env.filters["cell"] = cell
     return env.get_template("model_card.md.j2")
 

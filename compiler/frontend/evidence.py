@@ -26,7 +26,8 @@ Metric = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 class _Record(BaseModel):
     # Evidence is written by tools; extra fields are tolerated so newer writers stay readable.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # defer_build: one validator, built when the first evidence file is read (as in the spec models).
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class EvidenceModel(_Record):

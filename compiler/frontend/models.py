@@ -28,13 +28,52 @@ Quantity = Union[StrictInt, float, str]
 ParamValue = Union[StrictBool, StrictInt, float, str, list, dict, None]
 
 
+def _attribute_docstrings() -> dict[str, dict[str, str]]:
+    """Each class's attribute docstrings ({class: {field: text}}), read from this module's source
+    by the rule of pydantic's `use_attribute_docstrings`: a string statement right after an
+    annotated name, cleaned by `inspect.cleandoc`. One parse of the module instead of pydantic's
+    frame walk, tokenising and two parses per class (20-40 ms of every start-up);
+    tests/test_startup.py checks that the result is pydantic's, field by field."""
+    import ast
+    from inspect import cleandoc
+
+    source = __loader__.get_source(__name__) if globals().get("__loader__") else None
+    docs: dict[str, dict[str, str]] = {}
+    for node in ast.parse(source).body if source else ():
+        if isinstance(node, ast.ClassDef):
+            fields = docs[node.name] = {}
+            for before, stmt in zip(node.body, node.body[1:]):
+                if (isinstance(before, ast.AnnAssign) and isinstance(before.target, ast.Name)
+                        and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+                        and isinstance(stmt.value.value, str)):
+                    fields[before.target.id] = cleandoc(stmt.value.value)
+    return docs
+
+
+_ATTRIBUTE_DOCS = _attribute_docstrings()
+
+
 class _Spec(BaseModel):
     """Closed models: an unknown field is an error (S001), never silently ignored. Strict types:
     `"20"` is not a number and `"yes"` not a boolean (YAML already reads `20` and `true` right).
     Attribute docstrings become the JSON Schema descriptions editors show (`mlopsc schema`)."""
 
+    # defer_build: a model's validator is built when first used, and a nested model's schema as
+    # part of the model that holds it, so a load builds two validators (Repository, MLProject)
+    # instead of one per class (40 of them) at import. It also leaves the fields open until then,
+    # for the descriptions below.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True,
-                              use_attribute_docstrings=True)
+                              defer_build=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # What `use_attribute_docstrings=True` does, from _ATTRIBUTE_DOCS: a description given
+        # by Field() wins; inherited fields keep their class's (fields are copied from the base).
+        super().__pydantic_init_subclass__(**kwargs)
+        docs = _ATTRIBUTE_DOCS.get(cls.__name__, {})
+        for name, field in cls.__pydantic_fields__.items():
+            if field.description is None and name in docs:
+                field.description = docs[name]
 
 
 # ---------------------------------------------------------------------------------- Repository

@@ -633,8 +633,10 @@ def comment_header(pipeline_spec: dict) -> str:
 
 
 # Characters a comment line cannot hold: those YAML's reader refuses anywhere in a file, and
-# line breaks (YAML counts NEL and the Unicode line and paragraph separators as such).
-_COMMENT_UNSAFE = re.compile("[^\x09\x20-\x7E\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|[\u2028\u2029]")
+# line breaks (YAML counts NEL and the Unicode line and paragraph separators as such). Spelt as
+# the few ranges it holds, not as the complement of what YAML allows: the same characters (every
+# code point checked), but compiled in 0.1 ms instead of 2-10 ms at every start-up.
+_COMMENT_UNSAFE = re.compile("[\x00-\x08\x0A-\x1F\x7F-\x9F\u2028\u2029\uD800-\uDFFF\uFFFE\uFFFF]")
 
 
 def _comment_safe(text: str) -> str:
