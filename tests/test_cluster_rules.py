@@ -123,6 +123,19 @@ def test_image_reference_grammar(image, ok):
     assert (image_problem(image) is None) is ok, image_problem(image)
 
 
+def test_white_space_or_control_is_found_wherever_str_methods_find_it():
+    """Images and URLs are refused for any character that is white space or not printable (the
+    tab, NBSP, U+2028, a C1 control, a lone surrogate...): every code point, alone and inside."""
+    from compiler.middle.images import holds_space_or_control
+
+    for code in range(0x110000):
+        c = chr(code)
+        expected = c.isspace() or not c.isprintable()
+        assert holds_space_or_control(c) is expected, hex(code)
+        assert holds_space_or_control(f"registry.example.com/a{c}b") is expected, hex(code)
+    assert holds_space_or_control("") is False
+
+
 def test_step_image_that_is_no_reference_is_k019(example_repo):
     edit(example_repo / FRAUD, "image: registry.example.com/risk/fraud-train@",
          "image: registry.example.com/Risk/fraud-train@")
