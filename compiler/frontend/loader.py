@@ -35,7 +35,8 @@ class LoadedProject:
 
     def is_broken(self, path: tuple) -> bool:
         """Whether `path`, or a mapping holding it, has an unknown field."""
-        return any(path[:len(b)] == b for b in self.broken)
+        # Asked for every reference the graph resolves; almost every project has no typo.
+        return bool(self.broken) and any(path[:len(b)] == b for b in self.broken)
 
     @property
     def path(self) -> str:

@@ -88,6 +88,11 @@ class SourceDocument:
 
     def position(self, path: Path_ = (), *, key: bool = False) -> Position:
         """The position of the value at `path` (or of its key), else of the nearest ancestor."""
+        return Position(self.path, *self.line_column(path, key=key))
+
+    def line_column(self, path: Path_ = (), *, key: bool = False) -> tuple[int, int]:
+        """(line, column) of `position(path, key=key)`, for callers that need no Position object
+        (the lineage graph records one for each of its nodes)."""
         table = self.key_positions if key else self.value_positions
         probe = tuple(path)
         while probe:
@@ -95,10 +100,9 @@ class SourceDocument:
             if hit is None and key:
                 hit = self.value_positions.get(probe)
             if hit is not None:
-                return Position(self.path, hit[0], hit[1])
+                return hit
             probe = probe[:-1]
-        hit = self.value_positions.get(())
-        return Position(self.path, *(hit or (1, 1)))
+        return self.value_positions.get(()) or (1, 1)
 
     def key_position(self, path: Path_) -> Position:
         return self.position(path, key=True)

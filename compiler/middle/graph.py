@@ -82,9 +82,9 @@ class _Builder:
 
     # -- nodes -------------------------------------------------------------------------------
     def _node(self, nid: str, kind: str, project: LoadedProject, where: tuple, **attrs: Any) -> None:
-        pos = project.doc.position(where, key=True)
+        line, column = project.doc.line_column(where, key=True)
         self.g.add_node(nid, kind=kind, project=project.key, team=project.model.metadata.team,
-                        file=project.path, line=pos.line, column=pos.column,
+                        file=project.path, line=line, column=column,
                         **{k: v for k, v in attrs.items() if v is not None})
 
     def add_project_nodes(self, project: LoadedProject) -> None:
@@ -206,11 +206,10 @@ class _Builder:
     def resolve(self, project: LoadedProject, text: Any, path: tuple, *, expect: str | None = None,
                 report: bool = True) -> str | None:
         """A reference → the node id it names, or None after reporting why not."""
-        pos = project.doc.position(path)
 
         def fail(code, message):
             if report:
-                self.diags.append(code.at(pos, message))
+                self.diags.append(code.at(project.doc.position(path), message))
             return None
 
         ref = refs.parse_ref(text)
