@@ -6,6 +6,7 @@ Everything after this stage works on `LoadedRepository`; nothing after it reads 
 from __future__ import annotations
 
 import difflib
+import functools
 import stat
 import types
 import typing
@@ -46,7 +47,7 @@ class LoadedProject:
     def key(self) -> str:
         return self.model.key
 
-    @property
+    @functools.cached_property  # asked for each release and reference; the path never changes
     def path_key(self) -> str:
         """`<team>/<project>` as the file's place says it (specs/<team>/<project>.yaml): what the
         rest of the repository calls it when its metadata has a typo (N003/N006 report that)."""
