@@ -341,9 +341,11 @@ class _Builder:
     def _pairs(self, node: yaml.MappingNode) -> tuple[list, list]:
         """The mapping's own (key, value) nodes and, after them, those merged in with `<<`
         (own keys win, earlier merges win over later ones, as YAML's merge key specifies)."""
-        if not any(key_node.tag == _MERGE or (key_node.tag == _PLAIN and key_node.value == "<<")
-                   for key_node, _ in node.value):
-            return node.value, []  # the usual mapping, without `<<` (_is_merge_key, inlined)
+        for key_node, _ in node.value:  # _is_merge_key, inlined: it runs for every key
+            if key_node.tag == _MERGE or (key_node.tag == _PLAIN and key_node.value == "<<"):
+                break
+        else:
+            return node.value, []  # the usual mapping, without `<<`
         own, merged = [], []
         for key_node, value_node in node.value:
             if not _is_merge_key(key_node):
@@ -387,5 +389,11 @@ class _Builder:
             child = path + (key,)
             key_positions[child] = key_mark.line + 1, key_mark.column + 1
             value_positions[child] = value_mark.line + 1, value_mark.column + 1
-            result[key] = self.build(value_node, child)
+            if type(value_node) is yaml.ScalarNode and self._budget > 0 and len(child) <= MAX_DEPTH:
+                # What build() does for a scalar within budget and depth, without the call: most
+                # values are scalars.
+                self._budget -= 1
+                result[key] = self._scalar(value_node)
+            else:
+                result[key] = self.build(value_node, child)
         return result
