@@ -323,3 +323,14 @@ def test_a_trailing_newline_never_passes_a_grammar(example_repo):
     result = json.loads(run_mlopsc("validate", "--format", "json", cwd=example_repo).out)
     assert [(d["code"], d["line"]) for d in result if d["path"] == FRAUD and d["severity"] == "error"] == [
         ("P004", line_col(example_repo / FRAUD, "commit: |")[0])]
+
+
+def test_a_source_version_with_any_white_space_is_unpinned():
+    """P001's white-space check covers every character str.isspace calls white space (the tab,
+    NBSP, U+2028, U+3000...), inside the version and nowhere else."""
+    from compiler.middle.rules.pinning import source_version_problem
+
+    for code in range(0x110000):
+        c = chr(code)
+        problem = source_version_problem(f"2026{c}11")
+        assert (problem == f"version `{f'2026{c}11'.strip()}` contains white space") is c.isspace(), hex(code)
