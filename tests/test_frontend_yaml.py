@@ -146,3 +146,22 @@ def test_plain_scalars_are_typed_as_safe_load_types_them_except_dates(word):
     assert problems == []
     assert doc.data == {"v": expected}
     assert type(doc.data["v"]) is type(expected)
+
+
+def test_loading_leaves_the_cyclic_collector_as_it_found_it(example_repo):
+    """Loading pauses the collector (it would only rescan a growing heap): afterwards, and after
+    a usage error, it is running again, or still paused if the caller had paused it."""
+    import gc
+
+    from compiler.frontend.loader import UsageError, load_repository
+
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert load_repository(example_repo).projects
+            assert gc.isenabled() is enabled
+            with pytest.raises(UsageError):
+                load_repository(example_repo, specs_dir="../elsewhere")
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()

@@ -5,8 +5,10 @@ Everything after this stage works on `LoadedRepository`; nothing after it reads 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import gc
 import stat
 import types
 import typing
@@ -126,6 +128,31 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
                     overlay: dict[str, bytes] | None = None) -> LoadedRepository:
     """`overlay` (repository-relative path → bytes) stands in for files on disk: an editor's
     unsaved buffers, checked in the whole repository's context (`mlopsc lsp`)."""
+    with _collector_paused():
+        return _load_repository(root, specs_dir, config_file, only_files, out_dir, overlay)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Loading only adds: a tree of plain data and models per spec, while libyaml's nodes are
+    freed as each file is done, by reference counting (hardly anything here forms a reference
+    cycle; what does, a recursive alias, waits for the collector's next run). CPython's cyclic
+    collector would meanwhile scan the whole growing heap each time it grows by a quarter: seven
+    full scans, 0.35 s at 1,000 projects, that free nothing. Paused, it scans what loading kept
+    once, afterwards (a cold `compile --check` of 1,000 projects spends 0.4 s less CPU). It is
+    left as it was found: a caller may have paused it itself."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _load_repository(root: Path, specs_dir: str, config_file: str, only_files: set[str] | None,
+                     out_dir: str, overlay: dict[str, bytes] | None) -> LoadedRepository:
     overlay = overlay or {}
     diagnostics: list[Diagnostic] = []
     overlay = overlay or {}
