@@ -123,6 +123,19 @@ def test_image_reference_grammar(image, ok):
     assert (image_problem(image) is None) is ok, image_problem(image)
 
 
+def test_white_space_or_control_is_found_wherever_str_methods_find_it():
+    """Images and URLs are refused for any character that is white space or not printable (the
+    tab, NBSP, U+2028, a C1 control, a lone surrogate...): every code point, alone and inside."""
+    from compiler.middle.images import holds_space_or_control
+
+    for code in range(0x110000):
+        c = chr(code)
+        expected = c.isspace() or not c.isprintable()
+        assert holds_space_or_control(c) is expected, hex(code)
+        assert holds_space_or_control(f"registry.example.com/a{c}b") is expected, hex(code)
+    assert holds_space_or_control("") is False
+
+
 def test_step_image_that_is_no_reference_is_k019(example_repo):
     edit(example_repo / FRAUD, "image: registry.example.com/risk/fraud-train@",
          "image: registry.example.com/Risk/fraud-train@")
@@ -310,3 +323,14 @@ def test_a_trailing_newline_never_passes_a_grammar(example_repo):
     result = json.loads(run_mlopsc("validate", "--format", "json", cwd=example_repo).out)
     assert [(d["code"], d["line"]) for d in result if d["path"] == FRAUD and d["severity"] == "error"] == [
         ("P004", line_col(example_repo / FRAUD, "commit: |")[0])]
+
+
+def test_a_source_version_with_any_white_space_is_unpinned():
+    """P001's white-space check covers every character str.isspace calls white space (the tab,
+    NBSP, U+2028, U+3000...), inside the version and nowhere else."""
+    from compiler.middle.rules.pinning import source_version_problem
+
+    for code in range(0x110000):
+        c = chr(code)
+        problem = source_version_problem(f"2026{c}11")
+        assert (problem == f"version `{f'2026{c}11'.strip()}` contains white space") is c.isspace(), hex(code)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import PurePosixPath
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compiler.files import UnsafeFile, read_inside, safe_relative, walk_inside
 
@@ -66,3 +69,44 @@ def test_safe_relative_normalises():
     assert safe_relative("evidence/./risk/x.json") == "evidence/risk/x.json"
     with pytest.raises(UnsafeFile):
         safe_relative("evidence/\ud800.json")
+
+
+def _safe_relative_by_pathlib(text):
+    """What safe_relative means, spelt with PurePosixPath: (normalised path or None, reason)."""
+    if not isinstance(text, str) or not text:
+        return None, "is not a file path"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in text) or "\\" in text:
+        return None, "is not a valid file path (control characters or backslashes)"
+    path = PurePosixPath(text)
+    if path.is_absolute():
+        return None, "is an absolute path; paths are relative to the repository root"
+    parts = [p for p in path.parts if p != "."]
+    if not parts or ".." in parts:
+        return None, "leaves the repository (`..`)"
+    return "/".join(parts), None
+
+
+def _safe_relative_outcome(text):
+    try:
+        return safe_relative(text), None
+    except UnsafeFile as exc:
+        return None, exc.reason
+
+
+@pytest.mark.parametrize("text", ["a", "a/b", "./a", "a/./b", "a//b", "a/", "//a", "///a", "/a", ".", "./",
+                                  "..", "a/../b", "a/..", "...", "..a/b", "a/.b", " ", "a\\b", "a\tb",
+                                  "a\x7fb", "a\x1fb", "a\x80b", "é/ü", "\udfff", "", None, 3, b"a"])
+def test_safe_relative_accepts_and_refuses_what_pathlib_would(text):
+    assert _safe_relative_outcome(text) == _safe_relative_by_pathlib(text)
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "b", ".", "/", "\\", " ", "\x00", "\x1f", "\x7f", "\x80",
+                                         "\ud800", "é"]), max_size=12))
+def test_safe_relative_matches_pathlib_on_any_path(text):
+    assert _safe_relative_outcome(text) == _safe_relative_by_pathlib(text)
+
+
+def test_refused_path_is_shown_escaped():
+    with pytest.raises(UnsafeFile) as caught:
+        safe_relative("a\x1b[31m/x")
+    assert caught.value.path == "a\\x1b[31m/x"

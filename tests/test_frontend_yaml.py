@@ -4,8 +4,11 @@ diagnostic, not in a crash, a hang or a traceback."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
+import pytest
+import yaml
 from conftest import edit, line_col, run_mlopsc
 
 from compiler.frontend.yaml_source import MAX_DEPTH, load_yaml
@@ -124,3 +127,41 @@ def test_evidence_path_with_a_nul_byte_is_a_diagnostic(example_repo):
     e001 = [d for d in json.loads(result.out) if d["code"] == "E001"]
     line, column = line_col(example_repo / FRAUD, '"evidence/risk/\\0run')
     assert (e001[0]["line"], e001[0]["column"]) == (line, column)
+
+
+# Plain scalars that YAML 1.1 types, their near misses, and names: what the resolver decides.
+_PLAIN_WORDS = ["true", "True", "TRUE", "yes", "No", "on", "off", "y", "n", "null", "Null", "~", "", "0",
+                "-1", "+2", "0x1f", "0b101", "017", "1_000", "1:30", "1.5", ".5", "-.inf", ".NaN", "1e3",
+                "2026-11-01", "2026-11-01 10:00:00", "<<x", "features", "train", "none", "nope",
+                "o", "t1", "-x", "+x", ".x", "0.0.1", "tru", "yesterday"]
+
+
+@pytest.mark.parametrize("word", _PLAIN_WORDS)
+def test_plain_scalars_are_typed_as_safe_load_types_them_except_dates(word):
+    text = f"v: {word}\n"
+    expected = yaml.safe_load(text)["v"]
+    if isinstance(expected, (datetime.date, datetime.datetime)):
+        expected = word  # dates stay strings (see above)
+    doc, problems = load(text)
+    assert problems == []
+    assert doc.data == {"v": expected}
+    assert type(doc.data["v"]) is type(expected)
+
+
+def test_loading_leaves_the_cyclic_collector_as_it_found_it(example_repo):
+    """Loading pauses the collector (it would only rescan a growing heap): afterwards, and after
+    a usage error, it is running again, or still paused if the caller had paused it."""
+    import gc
+
+    from compiler.frontend.loader import UsageError, load_repository
+
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert load_repository(example_repo).projects
+            assert gc.isenabled() is enabled
+            with pytest.raises(UsageError):
+                load_repository(example_repo, specs_dir="../elsewhere")
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()

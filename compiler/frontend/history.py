@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 import reprlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..files import MAX_DATA_BYTES, UnsafeFile, read_inside, safe_relative
@@ -51,7 +51,9 @@ class HistoryEntry:
     chain: str = ""
 
     def fields_for_chain(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if k != "chain"}
+        # Every field is an int or a str, so vars() is what asdict() gives, without its deep copy
+        # (the whole chain is verified on every compile: 2,250 entries at 1,000 projects).
+        data = {k: v for k, v in vars(self).items() if k != "chain"}
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def to_json(self) -> dict:

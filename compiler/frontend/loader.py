@@ -5,7 +5,10 @@ Everything after this stage works on `LoadedRepository`; nothing after it reads 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import gc
 import hashlib
 import stat
 import types
@@ -38,17 +41,18 @@ class LoadedProject:
 
     def is_broken(self, path: tuple) -> bool:
         """Whether `path`, or a mapping holding it, has an unknown field."""
-        return any(path[:len(b)] == b for b in self.broken)
+        # Asked for every reference the graph resolves; almost every project has no typo.
+        return bool(self.broken) and any(path[:len(b)] == b for b in self.broken)
 
     @property
     def path(self) -> str:
         return self.doc.path
 
-    @property
+    @functools.cached_property  # asked 60,000 times per check at 1,000 projects; models are not edited
     def key(self) -> str:
         return self.model.key
 
-    @property
+    @functools.cached_property  # asked for each release and reference; the path never changes
     def path_key(self) -> str:
         """`<team>/<project>` as the file's place says it (specs/<team>/<project>.yaml): what the
         rest of the repository calls it when its metadata has a typo (N003/N006 report that)."""
@@ -128,6 +132,31 @@ def load_repository(root: Path, specs_dir: str = "specs", config_file: str = "ml
     """`overlay` (repository-relative path → bytes) stands in for files on disk: an editor's
     unsaved buffers, checked in the whole repository's context (`mlopsc lsp`). `yaml_cache`
     (compiler/output/state.py's) holds what earlier compiles parsed, by the bytes' sha256."""
+    with _collector_paused():
+        return _load_repository(root, specs_dir, config_file, only_files, out_dir, overlay, yaml_cache)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Loading only adds: a tree of plain data and models per spec, while libyaml's nodes are
+    freed as each file is done, by reference counting (hardly anything here forms a reference
+    cycle; what does, a recursive alias, waits for the collector's next run). CPython's cyclic
+    collector would meanwhile scan the whole growing heap each time it grows by a quarter: seven
+    full scans, 0.35 s at 1,000 projects, that free nothing. Paused, it scans what loading kept
+    once, afterwards (a cold `compile --check` of 1,000 projects spends 0.4 s less CPU). It is
+    left as it was found: a caller may have paused it itself."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _load_repository(root: Path, specs_dir: str, config_file: str, only_files: set[str] | None,
+                     out_dir: str, overlay: dict[str, bytes] | None, yaml_cache) -> LoadedRepository:
     overlay = overlay or {}
     diagnostics: list[Diagnostic] = []
     overlay = overlay or {}

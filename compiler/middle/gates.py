@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -31,6 +32,13 @@ class Gate:
 def parse_gate(text: object) -> Gate | None:
     if not isinstance(text, str):
         return None
+    return _parse_gate_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_gate_text(text: str) -> Gate | None:
+    # The graph, four rules and the back ends parse every gate again; a Gate is immutable, and
+    # the same few texts (`auc >= 0.9`) recur across projects.
     m = _GATE_RE.match(text)
     if not m:
         return None

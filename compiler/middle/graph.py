@@ -67,8 +67,10 @@ def build_graph(repo: LoadedRepository) -> tuple[LineageGraph, list[Diagnostic]]
     builder = _Builder(g, projects, diags, repo.broken_keys | misnamed)
     for key in sorted(projects):
         builder.add_project_nodes(projects[key])
+    builder.node_ids = set(g)
     for key in sorted(projects):
         builder.add_project_edges(projects[key])
+    g.add_edges_from(builder.edges)  # in one call: per edge, add_edge costs more than the edge
     return LineageGraph(g, projects), diags
 
 
@@ -79,12 +81,14 @@ class _Builder:
         self.broken_keys = broken_keys
         self.projects = projects
         self.diags = diags
+        self.node_ids: set[str] = set()  # every node, once all are added
+        self.edges: list[tuple[str, str, dict]] = []  # (from, to, attributes), added at the end
 
     # -- nodes -------------------------------------------------------------------------------
     def _node(self, nid: str, kind: str, project: LoadedProject, where: tuple, **attrs: Any) -> None:
-        pos = project.doc.position(where, key=True)
+        line, column = project.doc.line_column(where, key=True)
         self.g.add_node(nid, kind=kind, project=project.key, team=project.model.metadata.team,
-                        file=project.path, line=pos.line, column=pos.column,
+                        file=project.path, line=line, column=column,
                         **{k: v for k, v in attrs.items() if v is not None})
 
     def add_project_nodes(self, project: LoadedProject) -> None:
@@ -137,8 +141,8 @@ class _Builder:
 
     # -- edges -------------------------------------------------------------------------------
     def _edge(self, a: str, b: str, kind: str, **attrs: Any) -> None:
-        if a in self.g and b in self.g:
-            self.g.add_edge(a, b, kind=kind, **attrs)
+        if a in self.node_ids and b in self.node_ids:
+            self.edges.append((a, b, {"kind": kind, **attrs}))
 
     def add_project_edges(self, project: LoadedProject) -> None:
         p, spec = project.key, project.model.spec
@@ -206,11 +210,10 @@ class _Builder:
     def resolve(self, project: LoadedProject, text: Any, path: tuple, *, expect: str | None = None,
                 report: bool = True) -> str | None:
         """A reference → the node id it names, or None after reporting why not."""
-        pos = project.doc.position(path)
 
         def fail(code, message):
             if report:
-                self.diags.append(code.at(pos, message))
+                self.diags.append(code.at(project.doc.position(path), message))
             return None
 
         ref = refs.parse_ref(text)

@@ -41,9 +41,16 @@ def registry_allowed(image: str, allowed: list[str]) -> bool:
     return any(image_registry(image) == a or image.startswith(a.rstrip("/") + "/") for a in allowed)
 
 
+def holds_space_or_control(text: str) -> bool:
+    """Whether `text` holds white space or a character that is not printable. Every white-space
+    character but the ASCII space is unprintable, so str.isprintable (one pass in C, where a
+    per-character generator cost 0.1 s at 1,000 projects) and one `in` say it all."""
+    return " " in text or not text.isprintable()
+
+
 def image_problem(image: str) -> str | None:
     """Why `image` is not an image reference a kubelet can pull, or None."""
-    if not image or image != image.strip() or any(c.isspace() or not c.isprintable() for c in image):
+    if not image or image != image.strip() or holds_space_or_control(image):
         return "is empty or holds white space or control characters"
     rest, at, digest = image.partition("@")
     if at and not SHA256_DIGEST.match(digest):

@@ -14,6 +14,7 @@ value (`MAX_VALUE`), and a CPU amount at most (2^63-1)/1000 cores, whose milli-v
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_CEILING, Context, Decimal, DecimalException, localcontext
 
@@ -75,6 +76,16 @@ def suggest_quantity(value: object) -> str | None:
 
 def parse_quantity(value: object, limit: Decimal = MAX_VALUE) -> Decimal:
     """The quantity's value; QuantityError if it is malformed or larger than `limit` in magnitude."""
+    if isinstance(value, (int, float, str)):
+        return _parsed_quantity(value, limit)
+    return _parsed_quantity.__wrapped__(value, limit)  # not hashable: nothing to remember
+
+
+# Every task and environment of every project states its cpu and memory, with a few dozen
+# distinct values among thousands; Decimal arithmetic in a local context is slow enough to matter.
+# `typed`, so that 1, 1.0 and True (refused) stay apart; a QuantityError is raised anew each time.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _parsed_quantity(value: object, limit: Decimal) -> Decimal:
     number, suffix = _split(value)
     with localcontext(_CONTEXT):
         try:

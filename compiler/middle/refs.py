@@ -7,6 +7,7 @@ A reference is `sources.<s>` or `steps.<st>.outputs.<o>`, optionally prefixed wi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -38,6 +39,13 @@ class Ref:
 def parse_ref(text: object) -> Ref | None:
     if not isinstance(text, str):
         return None
+    return _parse_ref_text(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_ref_text(text: str) -> Ref | None:
+    # The graph and several rules parse each of a repository's references (15,000 parses at
+    # 1,000 projects); a Ref is immutable, so the same text can share one.
     m = _REF_RE.match(text.strip())
     if not m:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ...diagnostics import Diagnostic
 from ...frontend.loader import LoadedProject, LoadedRepository
@@ -31,9 +32,10 @@ class RuleContext:
         return self.repo.config
 
 
-@dataclass(frozen=True)
-class Task:
-    """A step or an evaluation: both become pipeline tasks and share most fields."""
+class Task(NamedTuple):
+    """A step or an evaluation: both become pipeline tasks and share most fields. (Immutable; a
+    named tuple because the rules make one per task per rule, 60,000 at 1,000 projects, and a
+    frozen dataclass took three times as long to make.)"""
 
     path: tuple  # ("spec", "steps" | "evaluations", name): where it is in its spec
     name: str

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ... import codes, layout
 from ...frontend.models import SecretRef
-from ..images import image_problem
+from ..images import holds_space_or_control, image_problem
 from ..k8s_names import (ENV_VAR_NAME, dns1123_label_message, is_config_key, is_dns1123_label,
                          is_dns1123_subdomain, label_key_problem, label_value_problem)
 from . import RuleContext, containers_in, releases_in, resources_in, rule, tasks
@@ -48,7 +48,7 @@ def _host_problem(host: str | None, port_text: str) -> str | None:
 
 def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
     """Why `url` is not `<scheme>://<host>[:port][/path]` with one of `schemes`, or None."""
-    if not url or any(c.isspace() or not c.isprintable() for c in url):
+    if not url or holds_space_or_control(url):
         return "is empty or holds white space or control characters"
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in schemes:

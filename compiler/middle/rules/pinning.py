@@ -9,6 +9,8 @@ from ..images import IMAGE_DIGEST, SHA256_DIGEST, image_registry, registry_allow
 from . import RuleContext, containers_in, releases_in, rule, tasks
 
 GIT_SHA = re.compile(r"^[0-9a-f]{40}\Z")
+# White space as str.isspace means it (re's \s is the same set), found in one C pass.
+_WHITE_SPACE = re.compile(r"\s")
 SOURCE_SCHEMES = ("s3", "gs", "abfss", "hdfs", "https", "pvc", "bq", "table")
 # Labels that move: a version written like this names no particular snapshot.
 MOVING_LABELS = {"", "latest", "current", "head", "main", "master", "stable", "newest", "live", "*", "any"}
@@ -22,7 +24,7 @@ def source_version_problem(version: object) -> str | None:
         return f"version `{text}` is not `sha256:` followed by 64 lowercase hex digits"
     if text.startswith("git:") and not GIT_SHA.match(text[4:]):
         return f"version `{text}` is not `git:` followed by a 40-hex commit id"
-    if any(c.isspace() for c in text):
+    if _WHITE_SPACE.search(text):
         return f"version `{text}` contains white space"
     return None
 
