@@ -58,6 +58,8 @@ class Caches:
         directory = state.cache_dir(where.out_dir, explicit)
         local = explicit is None
         out_dir = Path(os.path.abspath(where.out_dir))
+        if local and not state.local_dir_ready(directory, create=False):
+            return cls(compiler, directory, local, state.YamlCache(), {}, out_dir)  # none (yet)
         return cls(compiler, directory, local, state.load_yaml_cache(directory, compiler, local),
                    state.load_units(directory, out_dir.name, compiler, local), out_dir)
 
@@ -68,7 +70,9 @@ class Caches:
         try:
             if self.local:  # .mlopsc/cache: .mlopsc is made (with its .gitignore) first
                 ensure_work_dir(self.out_dir)
-            self.directory.mkdir(parents=not self.local, exist_ok=True)
+                state.local_dir_ready(self.directory, create=True)
+            else:
+                self.directory.mkdir(parents=True, exist_ok=True)
             state.save_yaml_cache(self.directory, self.compiler, self.yaml)
             if units is not None:
                 state.save_units(self.directory, self.out_name, self.compiler, units)

@@ -103,6 +103,21 @@ def edit_evidence(root: Path, n: int) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def drop_production(root: Path, n: int) -> None:
+    """A project's production pin goes (its history stays): other projects' cards keep their
+    promotion numbers, this one's card and serving change."""
+    candidates = [p for p in specs(root) if "\n        production:\n" in p.read_text()]
+    path = pick(candidates, n)
+    if path is None:
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    start = lines.index("        production:\n")
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith("         ") or not lines[end].strip()):
+        end += 1
+    path.write_text("".join(lines[:start] + lines[end:]))
+
+
 def edit_config(root: Path, n: int) -> None:
     path = root / "mlopsc.yaml"
     path.write_text(re.sub(r"targetRevision: .*", f"targetRevision: release-{n % 7}", path.read_text(), count=1))
@@ -140,7 +155,7 @@ def drop_caches(root: Path, n: int) -> None:
 
 
 EDITS = [edit_param, edit_description, edit_producer, add_project, remove_project, rename_project,
-         edit_evidence, edit_config, break_spec, fix_specs, hand_edit_generated, add_unowned_file,
+         edit_evidence, drop_production, edit_config, break_spec, fix_specs, hand_edit_generated, add_unowned_file,
          drop_caches]
 
 

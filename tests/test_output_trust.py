@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -228,12 +229,18 @@ def test_the_scratch_directory_as_a_symlink_is_refused(example_repo, outside):
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
 
 
-@pytest.mark.parametrize("name", ["generated.staging", "generated.retired", "generated.fingerprint.json.tmp"])
+@pytest.mark.parametrize("name", ["generated.staging", "generated.retired", "generated.fingerprint.json.tmp",
+                                  "generated.journal", "cache", "cache/yaml", "cache/tree-generated.tmp"])
 def test_a_symlink_planted_in_the_scratch_directory_is_never_followed(compiled, outside, name):
     (outside / "victim").mkdir()
     (outside / "victim" / "keep.txt").write_text("keep\n")
     before = tree(outside)
-    (compiled / ".mlopsc" / name).symlink_to(outside / ("secret" if name.endswith(".tmp") else "victim"))
+    planted = compiled / ".mlopsc" / name
+    if planted.is_dir():
+        shutil.rmtree(planted)
+    elif planted.is_file():
+        planted.unlink()
+    planted.symlink_to(outside / ("secret" if name.endswith(".tmp") or "/" in name else "victim"))
     edit(compiled / FRAUD, "Scores card transactions", "Scores payments")  # so compile writes
     result = run_mlopsc("compile", cwd=compiled)
     assert result.code == 0, result.err

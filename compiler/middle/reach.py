@@ -5,14 +5,17 @@ repository-wide file. A unit's key changes whenever anything it can read changes
 says what that is, from the lineage graph ("what a change can reach is what the graph says it
 reaches"):
 
-- every unit reads the repository-wide inputs: this compiler, the layout, mlopsc.yaml and the
-  promotion history as read back (`global_digest`);
+- every unit reads the repository-wide inputs: this compiler, the layout and mlopsc.yaml
+  (`global_digest`);
 - a project's unit reads its own spec and evidence, everything upstream of it (an imported
   model's release, an upstream dataset's recipe version: the whole ancestry, as one Merkle digest
-  over the project graph) and its direct consumers;
+  over the project graph), its direct consumers, and its entries of the promotion history as this
+  compile extends it (their numbers depend on the history read back and on other projects' new
+  pins: the entries themselves are the key, so a promotion elsewhere re-emits nothing here);
 - a team's lineage page reads its teams' projects and the projects one hop away from them (the
   page shows those), with their ancestry, and the list of teams (colours follow it);
-- a repository-wide unit (`""`, or a back end without units) reads everything.
+- a repository-wide unit (`""`, or a back end without units) reads everything, the whole
+  promotion history included.
 
 Over-approximating is safe (a unit is emitted again for nothing); missing a dependency would make
 an incremental compile write other bytes than a compile from scratch, which
@@ -71,12 +74,24 @@ def _evidence_paths(project) -> list[str]:
 
 
 def global_digest(checked: CheckedRepository, compiler: str) -> str:
-    """What every unit reads: `compiler` (the compiler's identity), the layout, the settings and
-    the promotion history as the front end read it back (entries, or why it is not trusted)."""
+    """What every unit reads: `compiler` (the compiler's identity), the layout and the settings."""
     repo = checked.repo
-    history = repo.promotion_history
-    return _digest([compiler, repo.specs_dir, repo.out_dir, repr(repo.config), str(repo.config_valid),
-                    history.path, repr(history.entries), repr(history.problems)])
+    return _digest([compiler, repo.specs_dir, repo.out_dir, repr(repo.config), str(repo.config_valid)])
+
+
+def history_digests(checked: CheckedRepository) -> tuple[str, dict[str, str]]:
+    """The promotion history as this compile extends it (compiler/middle/promotion.py): a digest
+    of all of it (with why the history read back is not trusted, if it is not), and of each
+    project's entries."""
+    from . import promotion
+
+    history = checked.repo.promotion_history
+    entries = promotion.extend(history.entries, promotion.current_pins(checked.projects), checked.config)
+    by_project: dict[str, list[str]] = {}
+    for entry in entries:
+        by_project.setdefault(entry.project, []).append(repr(entry))
+    whole = _digest([history.path, repr(history.problems), *(repr(e) for e in entries)])
+    return whole, {project: _digest(lines) for project, lines in by_project.items()}
 
 
 def upstream_digests(projects: nx.DiGraph, own: dict[str, str]) -> dict[str, str]:
@@ -99,7 +114,8 @@ def unit_keys(checked: CheckedRepository, units: list[tuple[str, str | None, str
     own = own_digests(checked)
     upstream = upstream_digests(projects, own)
     everything = global_digest(checked, compiler)
-    all_projects = _digest(f"{key}={own[key]}" for key in sorted(own))
+    whole_history, history_of = history_digests(checked)
+    all_projects = _digest([whole_history, *(f"{key}={own[key]}" for key in sorted(own))])
     teams: dict[str, list[str]] = {}
     for key, project in checked.lineage.projects.items():
         teams.setdefault(project.model.metadata.team, []).append(key)
@@ -107,7 +123,8 @@ def unit_keys(checked: CheckedRepository, units: list[tuple[str, str | None, str
     keys = {}
     for backend, unit, scope in units:
         if unit and scope == PROJECT and unit in projects:
-            reads = [upstream[unit], "consumers", *sorted(own[c] for c in projects.successors(unit))]
+            reads = [upstream[unit], "consumers", *sorted(own[c] for c in projects.successors(unit)),
+                     "history", history_of.get(unit, "")]
         elif unit and scope == TEAM:
             members = set(teams.get(unit, ()))
             near = members | {n for p in members for n in (*projects.predecessors(p), *projects.successors(p))}

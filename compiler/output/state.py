@@ -52,6 +52,25 @@ def cache_dir(out_dir: Path, explicit: Path | None = None) -> Path:
     return explicit if explicit is not None else work_dir(out_dir) / CACHE_DIR
 
 
+def local_dir_ready(directory: Path, create: bool) -> bool:
+    """Whether `.mlopsc/cache` is a real directory, never a symlink (a committed or planted one
+    would lead reads and writes out of the repository). With `create`, whatever else holds that
+    name in mlopsc's scratch space loses it (unlinked, never followed) and the directory is made;
+    `.mlopsc` itself is the output stage's to vouch for (O001)."""
+    try:
+        mode = os.lstat(directory).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        return True
+    if not create:
+        return False
+    if mode is not None:
+        os.unlink(directory)
+    directory.mkdir()
+    return True
+
+
 def _read(path: Path, compiler: str, check_identity: bool, records: bool = False):
     """The payload of one cache file, or None (missing, foreign, planted, damaged). With
     `records`, the file is a log of marshal records: their list (a damaged tail is dropped)."""
@@ -109,8 +128,10 @@ def _write(path: Path, compiler: str, payload, records: list | None = None) -> N
 
 
 def forget(out_dir: Path, name: str) -> None:
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        os.unlink(cache_dir(out_dir) / name)
+    directory = cache_dir(out_dir)
+    if local_dir_ready(directory, create=False):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(directory / name)
 
 
 # ------------------------------------------------------------------------------------- yaml
@@ -209,7 +230,10 @@ def record_tree(out_dir: Path, hashes: dict[str, str], owners: dict[str, str]) -
 
 
 def load_tree(out_dir: Path, compiler: str) -> Tree | None:
-    data = _read(cache_dir(out_dir) / f"tree-{Path(os.path.abspath(out_dir)).name}", compiler, True)
+    directory = cache_dir(out_dir)
+    if not local_dir_ready(directory, create=False):
+        return None
+    data = _read(directory / f"tree-{Path(os.path.abspath(out_dir)).name}", compiler, True)
     if not isinstance(data, dict):
         return None
     try:
@@ -221,7 +245,7 @@ def load_tree(out_dir: Path, compiler: str) -> Tree | None:
 def save_tree(out_dir: Path, compiler: str, tree: Tree) -> None:
     ensure_work_dir(out_dir)
     directory = cache_dir(out_dir)
-    directory.mkdir(exist_ok=True)
+    local_dir_ready(directory, create=True)
     _write(directory / f"tree-{Path(os.path.abspath(out_dir)).name}", compiler,
            {"entries": tree.entries, "recorded_ns": tree.recorded_ns, "owners": tree.owners})
 
@@ -242,6 +266,7 @@ def _verify(out_dir: Path, tree: Tree, directories_only: bool) -> bool:
     import hashlib
 
     racy_from = tree.recorded_ns - RACY_NS
+    children: dict[str, set[str]] | None = None  # directory -> names in it, made when needed
     for rel, recorded in tree.entries.items():
         if directories_only and recorded[0] != "dir":
             continue
@@ -254,10 +279,13 @@ def _verify(out_dir: Path, tree: Tree, directories_only: bool) -> bool:
             return False
         if recorded[3] >= racy_from:
             if recorded[0] == "dir":
-                names = set(os.listdir(path))
-                children = {r.rpartition("/")[2] for r in tree.entries
-                            if r and r.rpartition("/")[0] == rel}
-                if names != children:
+                if children is None:
+                    children = {}
+                    for entry in tree.entries:
+                        if entry:
+                            parent, _, name = entry.rpartition("/")
+                            children.setdefault(parent, set()).add(name)
+                if set(os.listdir(path)) != children.get(rel, set()):
                     return False
             elif recorded[0] == "file" and recorded[4]:
                 try:
