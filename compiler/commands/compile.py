@@ -11,8 +11,8 @@ from ..frontend.loader import UsageError
 from ..diagnostics import summary_line
 from ..frontend.loader import discover_spec_files
 from ..output import fingerprint
-from ..output.writer import (Drift, OutputRefused, check_tree, interrupted, inventory_problems, location_problems, shown, tidy,
-                             write_stream, write_tree)
+from ..output.writer import (Drift, OutputRefused, check_tree, interrupted, inventory_problems, location_problems,
+                             shown, tidy, write_tree)
 from .common import add_format, exit_code, layout, print_diagnostics
 
 
@@ -66,15 +66,15 @@ def _jobs(text: str) -> int:
 
 
 def run(args) -> int:
+    from ..incremental import Caches, check as incremental_check, compile_tree, verified_tree
+
     where = layout(args)
+    cache_dir = _cache_option(args, where)
     # generated/ as a symlink, an inventory naming /proc/self/environ: never read, never written,
     # and said first (the front end would only see an untrusted promotion history).
-    cache_dir = _cache_option(args, where)
     refused = location_problems(where.root, where.out)
     if refused:
         return _refused(args, refused)
-    from ..incremental import verified_tree
-
     # generated/ exactly as the last compile left it (one lstat per entry): its inventory is the
     # one that compile wrote, and only the files that change need writing.
     tree = verified_tree(where) if not args.select else None
@@ -93,8 +93,6 @@ def run(args) -> int:
             print(f"mlopsc: {args.out}/ is up to date (no input changed since the last compile)",
                   file=sys.stderr)
             return 0
-    from ..incremental import Caches
-
     # A fresh clone's --check has no local cache to trust (a committed one is never read):
     # without --cache it recomputes everything.
     caches = Caches.open(where, cache_dir) if (cache_dir is not None or not args.check) else None
@@ -108,7 +106,6 @@ def run(args) -> int:
     if checked.has_errors:  # nothing written, not even a cache
         print("mlopsc: nothing written: fix the errors above", file=sys.stderr)
         return exit_code(checked.diagnostics)
-    from ..incremental import check as incremental_check, compile_tree
     from ..jobs import default_jobs
 
     # By default, processes only where they pay for their start: a few projects compile faster alone.

@@ -78,13 +78,6 @@ class OutputRefused(Exception):
         self.diagnostics = diagnostics
 
 
-def expected_tree(files: dict[str, bytes], owners: dict[str, str]) -> dict[str, bytes]:
-    """Everything a full compile puts under generated/: the files plus their inventory."""
-    tree = dict(files)
-    tree.update(render_inventory({p: sha256(b) for p, b in files.items()}, owners))
-    return tree
-
-
 # ------------------------------------------------------------------------------------- location
 def _kind(path: Path) -> str | None:
     """'dir', 'file', 'link' or 'special' (FIFO, socket, device) without following a symlink."""
