@@ -75,6 +75,23 @@ def test_a_damaged_or_foreign_ci_cache_is_no_cache(compiled, tmp_path):
     assert "Traceback" not in result.err
 
 
+def test_a_well_formed_ci_cache_file_holding_nonsense_is_no_cache(compiled, tmp_path):
+    from compiler.output import state
+    from compiler.output.fingerprint import compiler_identity
+
+    cache = tmp_path / "ci-cache"
+    cache.mkdir()
+    nonsense = {"kfp:risk/fraud-detection": ("key", [("only a path",)]), "argocd:*": ["not", "a", "pair"],
+                "model_card:risk/fraud-detection": ("key", [(1, 2, 3)])}
+    state._write(cache / "units-generated", compiler_identity(), nonsense)
+    state._write(cache / "yaml", compiler_identity(), None, records=[("0" * 64, (1, 2, 3)), ("x", None)])
+    clone = fresh_clone(compiled, tmp_path / "a")
+    edit(clone / FRAUD, "Scores card transactions", "Scores payments")
+    result = run_mlopsc("compile", "--check", "--cache", str(cache), cwd=clone)
+    assert result.code == 1 and "Scores payments" in result.out
+    assert "Traceback" not in result.err
+
+
 def test_the_ci_cache_must_be_outside_the_repository(compiled):
     result = run_mlopsc("compile", "--check", "--cache", "cache", cwd=compiled)
     assert result.code == 2

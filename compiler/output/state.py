@@ -146,7 +146,7 @@ class YamlCache:
 
     def get(self, digest: str):
         value = self.entries.get(digest)
-        if isinstance(value, tuple) and len(value) == 3:
+        if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], dict) and isinstance(value[2], dict):
             self.used.add(digest)
             return value
         return None
@@ -188,7 +188,17 @@ UnitFiles = list  # [(path, sha256, owner or None)]
 def load_units(directory: Path, out_name: str, compiler: str, local: bool) -> dict:
     """unit id -> (key, files) of the last compile (or the CI cache)."""
     data = _read(directory / f"units-{out_name}", compiler, local)
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {uid: entry for uid, entry in data.items() if _unit_entry(entry)}
+
+
+def _unit_entry(entry) -> bool:
+    """(key, [(path, sha256, owner or None), ...]): anything else (a damaged cache) is no entry."""
+    return (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+            and isinstance(entry[1], list)
+            and all(isinstance(f, tuple) and len(f) == 3 and isinstance(f[0], str) and isinstance(f[1], str)
+                    and (f[2] is None or isinstance(f[2], str)) for f in entry[1]))
 
 
 def save_units(directory: Path, out_name: str, compiler: str, units: dict) -> None:
@@ -259,6 +269,8 @@ def verify_tree(out_dir: Path, tree: Tree, *, directories_only: bool = False) ->
     try:
         return _verify(Path(os.path.abspath(out_dir)), tree, directories_only)
     except OSError:  # e.g. a directory that cannot be listed: not the tree compile left
+        return False
+    except (TypeError, ValueError, IndexError):  # a damaged record: no record
         return False
 
 
