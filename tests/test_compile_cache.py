@@ -165,6 +165,32 @@ def test_a_compile_killed_while_replacing_files_is_finished_by_the_next_one(comp
     assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
 
 
+def test_a_journal_left_by_a_kill_is_never_applied_over_a_later_answer(compiled, monkeypatch, tmp_path):
+    # Killed after the commit, before any file was replaced; then the edit is undone. generated/
+    # is still the tree of the specs as they are, but the journal holds the undone edit's files:
+    # the next compile must not finish it and call the result up to date.
+    assert run_mlopsc("compile", cwd=compiled).code == 0
+    original = (compiled / FRAUD).read_text()
+    edit(compiled / FRAUD, "Scores card transactions", "Scores payments")
+    real_replace = writer.os.replace
+
+    def dying_replace(src, dst, *args, **kwargs):
+        if ".journal" in str(src):
+            raise Killed
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(writer.os, "replace", dying_replace)
+    with pytest.raises(Killed):
+        run_mlopsc("compile", cwd=compiled)
+    monkeypatch.setattr(writer.os, "replace", real_replace)
+    (compiled / FRAUD).write_text(original)
+    result = run_mlopsc("compile", cwd=compiled)
+    assert result.code == 0, result.err
+    assert "Scores payments" not in (compiled / CARD).read_text()
+    assert not (compiled / ".mlopsc" / "generated.journal").exists()
+    assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
+
+
 def test_a_compile_killed_before_its_journal_is_committed_leaves_generated_untouched(compiled, monkeypatch):
     assert run_mlopsc("compile", cwd=compiled).code == 0
     before = snapshot(compiled / "generated")

@@ -77,11 +77,14 @@ def run(args) -> int:
         return _refused(args, refused)
     # generated/ exactly as the last compile left it (one lstat per entry): its inventory is the
     # one that compile wrote, and only the files that change need writing.
-    tree = verified_tree(where) if not args.select else None
+    # A killed compile's committed journal is finished by the whole write, never taken for the
+    # tree the record or the fingerprint describe.
+    pending = interrupted(where.out_dir)
+    tree = verified_tree(where) if not args.select and not pending else None
     refused = inventory_problems(where.out_dir, args.out) if tree is None else []
     if refused:
         return _refused(args, refused)
-    if not args.select and not args.verbose:  # --verbose reports what a full load finds
+    if not args.select and not args.verbose and not pending:  # --verbose reports what a full load finds
         # Nothing the last compile depended on has changed: it would write the same bytes.
         unchanged = fingerprint.lookup(where, tree)
         if unchanged is not None:
