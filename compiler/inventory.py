@@ -109,7 +109,7 @@ def parse_inventory(raw: bytes, read_part: Callable[[str], bytes | None] | None 
         return Inventory()
     if read_part is not None:
         for rel in sorted(files):
-            if not rel.startswith(INVENTORY_PARTS + "/") or _unsafe(rel):
+            if not rel.startswith(INVENTORY_PARTS + "/") or unsafe_path(rel):
                 continue
             part = _load_json(read_part(rel) or b"")
             if part is None or not isinstance(part.get("project"), str):
@@ -122,14 +122,15 @@ def parse_inventory(raw: bytes, read_part: Callable[[str], bytes | None] | None 
                 named.setdefault(path, rel)
                 files.setdefault(path, digest)
                 owners[path] = part["project"]
-    unsafe = tuple((named[path], shown) for path in sorted(named) if (shown := _unsafe(path)))
+    unsafe = tuple((named[path], shown) for path in sorted(named) if (shown := unsafe_path(path)))
     if unsafe:
         return Inventory(unsafe=unsafe)
     return Inventory(files, owners, True)
 
 
-def _unsafe(path: str) -> str | None:
-    """The path as printable text when it is not how mlopsc writes a path inside generated/."""
+def unsafe_path(path: str) -> str | None:
+    """The path as printable text when it is not how mlopsc writes a path inside generated/
+    (a plain relative path, normalised); None when it is."""
     try:
         if safe_relative(path) != path:  # `./a`, `a//b`: not how mlopsc writes a path
             raise UnsafeFile(path, "is not a normalised path")

@@ -249,6 +249,30 @@ def test_a_symlink_planted_in_the_scratch_directory_is_never_followed(compiled, 
     assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
 
 
+@pytest.mark.parametrize("command", [["compile"], ["compile", "--check"]])
+@pytest.mark.parametrize("identity", [None, [0, 0]])
+def test_a_committed_journal_is_never_carried_out(compiled, outside, command, identity):
+    # `git add -f .mlopsc/generated.journal`: a plan to remove a file outside the repository and
+    # to put a file of the pull request's choosing outside generated/. A clone never carries it
+    # out (it is not the journal this clone's compile committed: its plan names another file, or
+    # none); the next compile drops it, and --check does not take it for a killed compile.
+    edit(compiled / FRAUD, "Scores card transactions", "Scores payments")  # so compile writes
+    journal = compiled / ".mlopsc" / "generated.journal"
+    journal.mkdir()
+    (journal / "0").write_text("planted\n")
+    ops = [["remove", f"../../{outside.name}/secret"], ["write", "../planted.txt", "0"]]
+    (journal / "plan").write_text(json.dumps(ops if identity is None else {"file": identity, "ops": ops}))
+    before = tree(outside)
+    result = run_mlopsc(*command, cwd=compiled)
+    assert result.code == (0 if command == ["compile"] else 1), result.err
+    assert "killed" not in result.err
+    assert tree(outside) == before
+    assert not (compiled / "planted.txt").exists()
+    if command == ["compile"]:
+        assert not journal.exists()
+        assert run_mlopsc("compile", "--check", cwd=compiled).code == 0
+
+
 # ------------------------------------------ what stands in the way is never moved or lost
 def test_a_users_file_where_mlopsc_writes_a_directory_is_refused_not_moved(compiled):
     cards = compiled / "generated/model-cards/risk"

@@ -29,7 +29,9 @@ staged in a journal in `.mlopsc` with the list of what to replace and remove, th
 by one rename, and each file is renamed into place (each file is replaced atomically). A kill
 after the commit leaves the journal: the next compile finishes it before anything else, so
 generated/ is again the whole new tree (--check, which writes nothing, reports the drift and
-says so); a kill before it leaves generated/ untouched.
+says so); a kill before it leaves generated/ untouched. The plan names its own device and inode
+and only plain paths inside generated/: a journal committed to the repository is never carried
+out, only dropped.
 
 Trust. generated/ and the inventory are committed, so a pull request controls them. The writer
 and --check read generated/ only through compiler/files.py (regular files, no symlink followed),
@@ -62,8 +64,8 @@ from pathlib import Path, PurePosixPath
 
 from ..codes import INVENTORY_UNTRUSTED, OUTPUT_IN_THE_WAY, OUTPUT_LOCATION, OUTPUT_NOT_REGULAR
 from ..diagnostics import Diagnostic, Position
-from ..files import UnsafeFile, open_inside, read_inside
-from ..inventory import INVENTORY, Inventory, is_inventory, load_inventory, render_inventory, sha256
+from ..files import MAX_DATA_BYTES, UnsafeFile, open_inside, read_inside
+from ..inventory import INVENTORY, Inventory, is_inventory, load_inventory, render_inventory, sha256, unsafe_path
 
 # Beside the output directory: mlopsc's scratch space (staging trees, the fingerprint of the last
 # compile). It holds a `.gitignore` of `*`, so Git never shows it, as pytest and mypy do.
@@ -775,7 +777,7 @@ def update_in_place(out_dir: Path, previous_hashes: dict[str, str], entries: dic
         try:
             for i, rel in enumerate(changed):
                 _write_new(journal / str(i), payload[rel])
-            _write_new(journal / "plan.tmp", json.dumps(plan).encode())
+            _write_plan(journal / "plan.tmp", plan)
         except BaseException:
             shutil.rmtree(journal, ignore_errors=True)
             raise
@@ -788,7 +790,46 @@ def update_in_place(out_dir: Path, previous_hashes: dict[str, str], entries: dic
 
 def interrupted(out_dir: Path) -> bool:
     """Whether a killed in-place update left its committed journal (the next compile finishes it)."""
-    return _kind(journal_dir(out_dir) / "plan") == "file"
+    return _committed_plan(journal_dir(out_dir)) is not None
+
+
+def _write_plan(path: Path, ops: list) -> None:
+    """The journal's plan, naming its own device and inode: a journal committed to the repository
+    (`git add -f .mlopsc`) is a new file in every clone, so it is never carried out."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    info = os.fstat(fd)
+    with os.fdopen(fd, "wb") as f:
+        f.write(json.dumps({"file": [info.st_dev, info.st_ino], "ops": ops}).encode())
+
+
+_JOURNAL_OPS = {"write": 3, "remove": 2, "rmdir": 2}  # what each step holds
+
+
+def _committed_plan(journal: Path) -> list | None:
+    """The steps of the journal this machine's compile committed, or None: no journal, killed
+    before its commit, or a plan it did not write (another file, a step leaving generated/)."""
+    if _kind(journal) != "dir":
+        return None
+    try:
+        fd = open_inside(journal, "plan")
+    except (UnsafeFile, OSError):
+        return None
+    with os.fdopen(fd, "rb") as f:
+        os.set_blocking(fd, True)
+        info = os.fstat(fd)
+        try:
+            body = json.loads(f.read(MAX_DATA_BYTES))
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(body, dict) or body.get("file") != [info.st_dev, info.st_ino] or \
+            not isinstance(body.get("ops"), list):
+        return None
+    for op in body["ops"]:
+        if not (isinstance(op, list) and op and _JOURNAL_OPS.get(op[0]) == len(op)
+                and all(isinstance(part, str) for part in op) and unsafe_path(op[1]) is None
+                and (op[0] != "write" or op[2].isdigit())):
+            return None
+    return body["ops"]
 
 
 def _emptied_dirs(entries: dict[str, str], gone: list[str], changed: list[str]) -> list[str]:
@@ -817,11 +858,8 @@ def _finish_journal(out_dir: Path) -> None:
         if _kind(journal) is not None:
             os.unlink(journal)
         return
-    try:
-        plan = json.loads((journal / "plan").read_bytes())
-    except (OSError, ValueError):
-        plan = None  # killed before the commit: generated/ was never touched
-    for op in plan or ():
+    # None: killed before the commit (generated/ was never touched), or not this compile's.
+    for op in _committed_plan(journal) or ():
         target = out_dir / op[1]
         if op[0] == "write":
             staged = journal / op[2]
