@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..files import MAX_DATA_BYTES
-from .writer import ensure_work_dir, work_dir
+from .writer import ensure_work_dir, kind_of, parents_of, walk_entries, work_dir
 
 FORMAT = 1
 CACHE_DIR = "cache"
@@ -220,9 +220,7 @@ class Tree:
 
 
 def _entry(info: os.stat_result, sha: str = "") -> tuple:
-    kind = "dir" if stat.S_ISDIR(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else \
-        "link" if stat.S_ISLNK(info.st_mode) else "special"
-    return (kind, info.st_ino, info.st_size, info.st_mtime_ns, sha)
+    return (kind_of(info.st_mode), info.st_ino, info.st_size, info.st_mtime_ns, sha)
 
 
 def record_tree(out_dir: Path, hashes: dict[str, str], owners: dict[str, str]) -> Tree:
@@ -230,12 +228,8 @@ def record_tree(out_dir: Path, hashes: dict[str, str], owners: dict[str, str]) -
     out_dir = Path(os.path.abspath(out_dir))
     tree = Tree(recorded_ns=time.time_ns(), owners=dict(owners))
     tree.entries[""] = _entry(os.lstat(out_dir))
-    prefix = len(str(out_dir)) + 1
-    for top, dirs, names in os.walk(out_dir):
-        rel_top = top[prefix:].replace(os.sep, "/")
-        for name in dirs + names:
-            rel = f"{rel_top}/{name}" if rel_top else name
-            tree.entries[rel] = _entry(os.lstat(os.path.join(top, name)), hashes.get(rel, ""))
+    for rel, path in walk_entries(out_dir):
+        tree.entries[rel] = _entry(os.lstat(path), hashes.get(rel, ""))
     return tree
 
 
@@ -318,10 +312,10 @@ def update_tree(out_dir: Path, tree: Tree, written: dict[str, str], removed: lis
     touched_dirs = {""}
     for rel in removed:
         entries.pop(rel, None)
-        touched_dirs.update(_parents(rel))
+        touched_dirs.update(parents_of(rel))
     for rel, sha in written.items():
         entries[rel] = _entry(os.lstat(out_dir / rel), sha)
-        touched_dirs.update(_parents(rel))
+        touched_dirs.update(parents_of(rel))
     for rel in sorted(touched_dirs):
         path = out_dir / rel if rel else out_dir
         try:
@@ -329,8 +323,3 @@ def update_tree(out_dir: Path, tree: Tree, written: dict[str, str], removed: lis
         except FileNotFoundError:  # pruned: empty once its files went
             entries.pop(rel, None)
     return Tree(entries, time.time_ns(), dict(owners))
-
-
-def _parents(rel: str) -> list[str]:
-    parts = rel.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]

@@ -58,7 +58,7 @@ import os
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -89,6 +89,11 @@ def _kind(path: Path) -> str | None:
         return None
     except OSError:
         return "special"
+    return kind_of(mode)
+
+
+def kind_of(mode: int) -> str:
+    """An lstat mode as 'dir', 'file', 'link' or 'special'."""
     if stat.S_ISLNK(mode):
         return "link"
     if stat.S_ISDIR(mode):
@@ -187,7 +192,7 @@ def check_tree(out_dir: Path, files: dict[str, bytes], owners: dict[str, str] | 
             continue
         current = _read(out_dir, rel) if kind == "file" else None
         if current is None:
-            if not any(parent in blocked for parent in _parents(rel)):
+            if not any(parent in blocked for parent in parents_of(rel)):
                 drift.missing.append(rel)
                 differing.append((rel, None))
             continue
@@ -235,7 +240,8 @@ def shown(rel: str) -> str:
     return rel
 
 
-def _parents(rel: str) -> list[str]:
+def parents_of(rel: str) -> list[str]:
+    """Every directory on the way to `rel`, outermost first."""
     parts = rel.split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
@@ -255,7 +261,7 @@ def _obstacles(expected, entries: dict[str, str], previous: Inventory) -> list[t
         if entries.get(rel) == "dir" and rel not in found:
             found[rel] = ("is a directory mlopsc did not write, where it writes a file: move it away "
                           "(mlopsc never moves what it does not own)")
-        for parent in _parents(rel):
+        for parent in parents_of(rel):
             if entries.get(parent) == "file" and parent not in previous.files and parent not in found:
                 found[parent] = (f"is a file mlopsc did not write, where it writes a directory (for "
                                  f"{rel}): move it away (mlopsc never moves what it does not own)")
@@ -547,7 +553,7 @@ def _finish(staging: Path, out_dir: Path, inventory: bytes, carried: list[str], 
     """After the produced files: the inventory, and everything carried over as it is."""
     wanted_dirs = set(carried_dirs)
     for rel in carried:
-        wanted_dirs.update(_parents(rel))
+        wanted_dirs.update(parents_of(rel))
     for rel in sorted(wanted_dirs):  # a parent sorts before its children
         os.makedirs(staging / rel, exist_ok=True)
     _write_new(staging / INVENTORY, inventory)
@@ -570,16 +576,19 @@ def _report(previous: Inventory, hashes: dict[str, str], entries: dict[str, str]
 def scan(out_dir: Path) -> dict[str, str]:
     """Every entry under generated/: relative POSIX path -> 'file', 'dir', 'link' or 'special',
     found without following a symlink (a symlinked directory is a 'link', never entered)."""
-    entries: dict[str, str] = {}
     if _kind(out_dir) != "dir":
-        return entries
+        return {}
+    return {rel: _kind(Path(path)) or "special" for rel, path in walk_entries(out_dir)}
+
+
+def walk_entries(out_dir: Path) -> Iterator[tuple[str, str]]:
+    """(relative POSIX path, full path) of every entry under out_dir, found without following a
+    symlink (a symlinked directory is listed, never entered)."""
     prefix = len(str(out_dir)) + 1
     for top, dirs, names in os.walk(out_dir):
         rel_top = top[prefix:].replace(os.sep, "/")
         for name in dirs + names:
-            rel = f"{rel_top}/{name}" if rel_top else name
-            entries[rel] = _kind(Path(top) / name) or "special"
-    return entries
+            yield (f"{rel_top}/{name}" if rel_top else name), os.path.join(top, name)
 
 
 def _carried(entries: dict[str, str], previous: Inventory, fresh: set[str],
@@ -839,10 +848,10 @@ def _emptied_dirs(entries: dict[str, str], gone: list[str], changed: list[str]) 
         if "/" in rel:
             parent = rel.rsplit("/", 1)[0]
             remaining[parent] = remaining.get(parent, 0) + 1
-    kept = {parent for rel in changed for parent in _parents(rel)}
+    kept = {parent for rel in changed for parent in parents_of(rel)}
     emptied: list[str] = []
     for rel in gone:
-        for parent in reversed(_parents(rel)):
+        for parent in reversed(parents_of(rel)):
             remaining[parent] -= 1
             if remaining[parent] or parent in kept:
                 break
