@@ -103,9 +103,7 @@ def compile_tree(where: Layout, checked: CheckedRepository, jobs: int, caches: C
                  out_label: str, tree: state.Tree | None) -> WriteReport:
     """Write generated/ for `checked`, in place when that is all that changes and `tree` (from
     verified_tree) says what generated/ holds. OutputRefused as any write."""
-    keyed = _keyed_units(checked, caches.compiler)
-    known = caches.units
-    stale = [(w, uid, key) for w, uid, key in keyed if _known_key(known, uid) != key]
+    keyed, stale = _stale_units(checked, caches)
     if not caches.local:
         tree = None  # the tree record and the units it was made from live together, locally
     if tree is not None and len(stale) <= max(IN_PLACE_SHARE * len(keyed), IN_PLACE_ALWAYS):
@@ -116,50 +114,72 @@ def compile_tree(where: Layout, checked: CheckedRepository, jobs: int, caches: C
     return _whole(where, checked, jobs, caches, keyed, out_label)
 
 
+def _stale_units(checked: CheckedRepository, caches: Caches) -> tuple[list, list]:
+    """Every unit as (work, id, key), and those of them whose key the caches do not know."""
+    keyed = _keyed_units(checked, caches.compiler)
+    return keyed, [(w, uid, key) for w, uid, key in keyed if _known_key(caches.units, uid) != key]
+
+
 def _known_key(known: dict, uid: str):
     entry = known.get(uid)
     return entry[0] if isinstance(entry, tuple) and len(entry) == 2 else None
 
 
-def _in_place(where, checked, jobs, caches, keyed, stale, tree, out_label) -> WriteReport:
-    units: dict = {}
-    produced: dict[str, tuple[str, str | None]] = {}
-    new_bytes: dict[str, bytes] = {}
+@dataclass
+class _Produced:
+    """Every file this compile produces: known from the caches, or emitted now."""
+
+    units: dict = field(default_factory=dict)  # unit id -> (key, [(path, sha256, owner)]): for the caches
+    files: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # path -> (sha256, owner)
+    new_bytes: dict[str, bytes] = field(default_factory=dict)  # the files emitted now
+    cached_in: dict[str, tuple] = field(default_factory=dict)  # path -> the cached unit (work) it is from
+
+    def add(self, path: str, sha: str, owner: str | None) -> None:
+        if path in self.files:
+            raise AssertionError(f"two back ends emit {path}")  # a compiler bug, not user input
+        self.files[path] = (sha, owner)
+
+    @property
+    def owners(self) -> dict[str, str]:
+        return {path: owner for path, (_, owner) in self.files.items() if owner is not None}
+
+
+def _produce(checked: CheckedRepository, caches: Caches, keyed: list, stale: list, jobs: int) -> _Produced:
+    """The cached units' files by their sha256, and the stale units emitted (bytes kept)."""
+    produced = _Produced()
     stale_ids = {uid for _, uid, _ in stale}
-    for _, uid, key in keyed:
+    for work, uid, _ in keyed:
         if uid not in stale_ids:
-            units[uid] = caches.units[uid]
-            for path, sha, owner in units[uid][1]:
-                _add(produced, path, sha, owner)
+            produced.units[uid] = caches.units[uid]
+            for path, sha, owner in caches.units[uid][1]:
+                produced.add(path, sha, owner)
+                produced.cached_in[path] = work
     key_of = {uid: key for _, uid, key in stale}
     for work, files in render_units(checked, [w for w, _, _ in stale], _jobs(jobs, len(stale))):
-        uid = unit_id(work)
         listed = []
         for path, data, owner in files:
             digest = sha256(data)
-            _add(produced, path, digest, owner)
-            new_bytes[path] = data
+            produced.add(path, digest, owner)
+            produced.new_bytes[path] = data
             listed.append((path, digest, owner))
-        units[uid] = (key_of[uid], listed)
+        produced.units[unit_id(work)] = (key_of[unit_id(work)], listed)
+    return produced
+
+
+def _in_place(where, checked, jobs, caches, keyed, stale, tree, out_label) -> WriteReport:
+    produced = _produce(checked, caches, keyed, stale, jobs)
     entries = {rel: entry[0] for rel, entry in tree.entries.items() if rel}
     report, written, removed = update_in_place(
-        where.out_dir, tree.hashes(), entries, produced, new_bytes, out_label=out_label,
+        where.out_dir, tree.hashes(), entries, produced.files, produced.new_bytes, out_label=out_label,
         still_as_recorded=lambda: state.verify_tree(where.out_dir, tree, directories_only=True))
-    owners = {path: owner for path, (_, owner) in produced.items() if owner is not None}
     if report.written:
         try:
             state.save_tree(where.out_dir, caches.compiler,
-                            state.update_tree(where.out_dir, tree, written, removed, owners))
+                            state.update_tree(where.out_dir, tree, written, removed, produced.owners))
         except OSError:  # no record is always safe: the next compile writes the whole tree
             state.forget(where.out_dir, f"tree-{caches.out_name}")
-    caches.save(units)
+    caches.save(produced.units)
     return report
-
-
-def _add(produced: dict, path: str, sha: str, owner) -> None:
-    if path in produced:
-        raise AssertionError(f"two back ends emit {path}")  # a compiler bug, not user input
-    produced[path] = (sha, owner)
 
 
 def _whole(where, checked, jobs, caches, keyed, out_label) -> WriteReport:
@@ -186,41 +206,19 @@ def _whole(where, checked, jobs, caches, keyed, out_label) -> WriteReport:
 def check(where: Layout, checked: CheckedRepository, jobs: int, caches: Caches, out_label: str):
     """--check with the caches: emit only the stale units; a cached unit's files are compared
     with generated/ by their sha256, and emitted again only to show a diff where they differ."""
-    keyed = _keyed_units(checked, caches.compiler)
-    known = caches.units
-    stale = [(w, uid, key) for w, uid, key in keyed if _known_key(known, uid) != key]
-    files: dict[str, bytes] = {}
-    hashes: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    units: dict = {}
-    works_of_path: dict[str, tuple] = {}
-    stale_ids = {uid for _, uid, _ in stale}
-    for work, uid, key in keyed:
-        if uid not in stale_ids:
-            units[uid] = known[uid]
-            for path, sha, owner in known[uid][1]:
-                hashes[path] = sha
-                works_of_path[path] = work
-                if owner is not None:
-                    owners[path] = owner
-    key_of = {uid: key for _, uid, key in stale}
-    for work, rendered in render_units(checked, [w for w, _, _ in stale], _jobs(jobs, len(stale))):
-        listed = []
-        for path, data, owner in rendered:
-            files[path] = data
-            if owner is not None:
-                owners[path] = owner
-            listed.append((path, sha256(data), owner))
-        units[unit_id(work)] = (key_of[unit_id(work)], listed)
+    keyed, stale = _stale_units(checked, caches)
+    produced = _produce(checked, caches, keyed, stale, jobs)
 
     def bytes_of(paths: list[str]) -> dict[str, bytes]:
         """The bytes of cached files that differ from disk, for the diff: their units again."""
-        works = sorted({works_of_path[p] for p in paths}, key=lambda w: (w[0], w[1] or ""))
+        works = sorted({produced.cached_in[p] for p in paths}, key=lambda w: (w[0], w[1] or ""))
         found: dict[str, bytes] = {}
         for _, rendered in render_units(checked, works, 1):
             found.update((path, data) for path, data, _ in rendered)
         return found
 
-    drift = check_tree(where.out_dir, files, owners, out_label, hashes=hashes, bytes_of=bytes_of)
-    caches.save(units)
+    hashes = {path: sha for path, (sha, _) in produced.files.items()}
+    drift = check_tree(where.out_dir, produced.new_bytes, produced.owners, out_label, hashes=hashes,
+                       bytes_of=bytes_of)
+    caches.save(produced.units)
     return drift

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
+from ..frontend.loader import release_evidence_paths
 from .check import CheckedRepository
 
 # What a project unit or team unit is: the back end module's declaration (`UNIT_SCOPE`).
@@ -61,16 +62,10 @@ def own_digests(checked: CheckedRepository) -> dict[str, str]:
     evidence = checked.repo.evidence
     own = {}
     for key, project in checked.lineage.projects.items():
-        named = sorted({path for path in _evidence_paths(project)})
+        named = sorted(set(release_evidence_paths(project)))
         own[key] = _digest([project.path, project.source_sha256,
                             *(repr(evidence.get(path)) for path in named)])
     return own
-
-
-def _evidence_paths(project) -> list[str]:
-    from ..frontend.loader import release_evidence_paths
-
-    return release_evidence_paths(project)
 
 
 def global_digest(checked: CheckedRepository, compiler: str) -> str:
